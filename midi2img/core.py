@@ -1,0 +1,134 @@
+"""Pure core of midi2img: tick-time note arrays in, piano-roll arrays out. No I/O.
+
+Everything works on the file's own tick grid (one step = ticks_per_quarter /
+steps_per_beat ticks), so tempo changes never shift notes off the beat grid.
+Rounding is done in exact integer arithmetic (round half up), so the same file
+always gives the same pixels on every machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from midi2img.spec import (
+    HIGHEST_PITCH,
+    LOWEST_PITCH,
+    N_PITCHES,
+    ONSET_LEVEL,
+    SUSTAIN_LEVEL,
+    WINDOW_STEPS,
+    empty_notes,
+    pitch_to_row,
+)
+
+SUSTAIN_CC = 64
+PEDAL_DOWN_VALUE = 64  # CC64 values >= 64 mean the pedal is down (General MIDI convention).
+
+
+def ticks_to_steps(ticks: np.ndarray, ticks_per_quarter: int, steps_per_beat: int) -> np.ndarray:
+    """Nearest step of each tick time, round half up, exact in integers (no float drift on long files)."""
+    ticks = np.asarray(ticks, dtype=np.int64)
+    return (2 * ticks * steps_per_beat + ticks_per_quarter) // (2 * ticks_per_quarter)
+
+
+def pedal_intervals(times: np.ndarray, values: np.ndarray, last_tick: int) -> tuple[np.ndarray, np.ndarray]:
+    """(down, up) tick times of each sustain-pedal press, from CC64 events in time order.
+
+    Repeated "down" (or "up") values do not start a new press. A pedal still down
+    at the end of the file goes up at last_tick (the track's last note-off), so
+    held notes end with the music instead of running on forever.
+    """
+    times = np.asarray(times, dtype=np.int64)
+    down = np.asarray(values) >= PEDAL_DOWN_VALUE
+    previous = np.concatenate(([False], down[:-1]))
+    presses = times[down & ~previous]
+    releases = times[~down & previous]
+    if len(releases) < len(presses):
+        releases = np.append(releases, max(int(last_tick), int(presses[-1])))
+    return presses, releases
+
+
+def extend_by_pedal(ends: np.ndarray, presses: np.ndarray, releases: np.ndarray) -> np.ndarray:
+    """Note-off tick times moved to the pedal release when the key is let go while the pedal is down."""
+    ends = np.asarray(ends, dtype=np.int64)
+    if len(presses) == 0 or len(ends) == 0:
+        return ends
+    idx = np.searchsorted(presses, ends, side="right") - 1
+    safe = np.maximum(idx, 0)
+    held = (idx >= 0) & (ends < releases[safe])
+    return np.where(held, np.maximum(ends, releases[safe]), ends)
+
+
+def quantize_notes(
+    pitches: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    ticks_per_quarter: int,
+    steps_per_beat: int,
+) -> tuple[np.ndarray, int]:
+    """Tick-time notes -> (notes array (n, 3) on the step grid, number of notes dropped for pitch range).
+
+    A note lasts at least one step. Notes of one pitch never overlap: a note that
+    would run into the next onset of its pitch is cut there, so every repeated
+    note keeps its own onset pixel. Two notes quantized onto the same pitch and
+    step become one note (the longer one).
+    """
+    pitches = np.asarray(pitches, dtype=np.int64)
+    in_range = (pitches >= LOWEST_PITCH) & (pitches <= HIGHEST_PITCH)
+    dropped = int(np.count_nonzero(~in_range))
+    pitches = pitches[in_range]
+    if len(pitches) == 0:
+        return empty_notes(), dropped
+    onset = ticks_to_steps(np.asarray(starts)[in_range], ticks_per_quarter, steps_per_beat)
+    end = ticks_to_steps(np.asarray(ends)[in_range], ticks_per_quarter, steps_per_beat)
+    end = np.maximum(end, onset + 1)
+
+    # Sort by pitch, onset, then longest first, so the first row of a (pitch, onset) group is the one kept.
+    order = np.lexsort((-end, onset, pitches))
+    pitches, onset, end = pitches[order], onset[order], end[order]
+    first = np.ones(len(pitches), dtype=bool)
+    first[1:] = (pitches[1:] != pitches[:-1]) | (onset[1:] != onset[:-1])
+    pitches, onset, end = pitches[first], onset[first], end[first]
+
+    same_pitch_next = np.zeros(len(pitches), dtype=bool)
+    same_pitch_next[:-1] = pitches[1:] == pitches[:-1]
+    next_onset = np.where(same_pitch_next, np.roll(onset, -1), np.iinfo(np.int64).max)
+    end = np.minimum(end, next_onset)
+
+    notes = np.stack([pitches, onset, end], axis=1)
+    return notes[np.lexsort((notes[:, 0], notes[:, 1]))], dropped
+
+
+def notes_to_roll(notes: np.ndarray, n_steps: int) -> np.ndarray:
+    """Rasterize notes into a uint8 (106, n_steps) roll: ONSET_LEVEL on a note's first step, SUSTAIN_LEVEL after.
+
+    Parts of notes past n_steps are cut off. Onset pixels win over overlapping
+    sustain, so a decoder still sees every onset even for overlapping input.
+    """
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+    if np.any((notes[:, 0] < LOWEST_PITCH) | (notes[:, 0] > HIGHEST_PITCH)):
+        raise ValueError(f"pitches must lie in {LOWEST_PITCH}..{HIGHEST_PITCH}")
+    notes = notes[(notes[:, 1] >= 0) & (notes[:, 1] < n_steps)]
+    rows = pitch_to_row(notes[:, 0])
+    starts = notes[:, 1]
+    ends = np.minimum(notes[:, 2], n_steps)
+    width = n_steps + 1  # one spare column per row takes the -1 of notes that end at n_steps
+    delta = np.bincount(rows * width + starts + 1, minlength=N_PITCHES * width)
+    delta = delta - np.bincount(rows * width + np.maximum(ends, starts + 1), minlength=N_PITCHES * width)
+    sounding = np.cumsum(delta.reshape(N_PITCHES, width), axis=1)[:, :n_steps] > 0
+    roll = np.where(sounding, SUSTAIN_LEVEL, 0).astype(np.uint8)
+    roll[rows, starts] = ONSET_LEVEL
+    return roll
+
+
+def roll_windows(roll: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Split a roll into consecutive WINDOW_STEPS-wide images as (index, image); all-silent windows are skipped.
+
+    Window i covers steps 300*i .. 300*i+299, so the index says where the image sits
+    in the piece even when silent windows before it were skipped.
+    """
+    n_windows = -(-roll.shape[1] // WINDOW_STEPS)
+    padded = np.zeros((roll.shape[0], n_windows * WINDOW_STEPS), dtype=np.uint8)
+    padded[:, : roll.shape[1]] = roll
+    windows = padded.reshape(roll.shape[0], n_windows, WINDOW_STEPS).transpose(1, 0, 2)
+    return [(i, np.ascontiguousarray(w)) for i, w in enumerate(windows) if w.any()]
