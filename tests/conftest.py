@@ -1,0 +1,62 @@
+"""Shared test helpers: MIDI files built in code (tick-exact) and the MAESTRO location beside the repo."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+import symusic
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+MAESTRO = REPO.parent / "shared" / "data" / "maestro-v2.0.0"
+TPQ = 480  # ticks per quarter of the test files; one step = 120 ticks at 4 steps per beat
+STEP = TPQ // 4
+
+
+def write_midi(path: Path, notes: Iterable[tuple[int, int, int]], *, pedal: Iterable[tuple[int, int]] = (),
+               tempos: Iterable[tuple[int, float]] = ((0, 120.0),), drum_notes: Iterable[tuple[int, int, int]] = (),
+               tpq: int = TPQ) -> Path:
+    """A MIDI file with one piano track of (pitch, start tick, end tick) notes and CC64 (tick, value) events."""
+    score = symusic.Score(tpq)
+    for tick, qpm in tempos:
+        score.tempos.append(symusic.Tempo(tick, qpm=qpm))
+    piano = symusic.Track(name="piano", program=0, is_drum=False)
+    for pitch, start, end in notes:
+        piano.notes.append(symusic.Note(start, end - start, pitch, 80))
+    for tick, value in pedal:
+        piano.controls.append(symusic.ControlChange(tick, 64, value))
+    score.tracks.append(piano)
+    drums = list(drum_notes)
+    if drums:
+        kit = symusic.Track(name="drums", program=0, is_drum=True)
+        for pitch, start, end in drums:
+            kit.notes.append(symusic.Note(start, end - start, pitch, 80))
+        score.tracks.append(kit)
+    score.dump_midi(str(path))
+    return path
+
+
+@pytest.fixture
+def make_midi(tmp_path: Path) -> Callable[..., Path]:
+    """write_midi into the test's tmp folder: make_midi("name.mid", notes, pedal=..., tempos=...)."""
+    folder = tmp_path / "midi"
+
+    def make(name: str, *args, **kwargs) -> Path:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        return write_midi(folder / name, *args, **kwargs)
+
+    folder.mkdir(exist_ok=True)
+    return make
+
+
+@pytest.fixture(scope="session")
+def maestro() -> Path:
+    """The shared MAESTRO v2.0.0 folder beside the repo; tests that need it skip when it is absent."""
+    if not (MAESTRO / "maestro-v2.0.0.csv").is_file():
+        pytest.skip(f"MAESTRO v2.0.0 not found at {MAESTRO} (expected ../shared/data/maestro-v2.0.0)")
+    return MAESTRO
