@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both create .venv, install the pinned requirements and the system fluidsynth
+# library where missing, then run.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.requirements-installed
+
+.PHONY: setup system-deps demo test lint bench-roundtrip clean
+
+setup: system-deps $(STAMP)
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else f"pianola needs Python 3.10-3.12 (3.11 tested); {sys.executable} is {v[0]}.{v[1]}. Set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+system-deps:
+	@sh scripts/install-system-deps.sh
+
+demo: setup
+	$(BIN)/python pipeline.py sample --out demo/song.mid
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache

@@ -1,0 +1,188 @@
+"""The training loop, top to bottom: data, models, resume, steps, checkpoints, stop.
+
+    python pipeline.py train [--preset tiny] [--resume] [--max-steps N] [--minutes M]
+
+Each step trains the discriminator on one real and one generated batch, then the
+generator through the frozen discriminator. Training stops when the moving
+averages of D(real) and D(fake) both stay within `balance_tol` of 0.5 for
+`patience` steps (the discriminator can no longer tell), or at `max_steps`, or
+after `minutes`; it prints which.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from midi2img.io import write_png_atomic
+from model import checkpoint
+from model.config import TrainConfig
+from model.data import ImageStream, list_images
+from model.dcgan import build_dcgan
+from model.generate import generate_rolls, latents, roll_grid
+
+LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake",
+              "d_real_average", "d_fake_average", "images_per_second", "seconds")
+
+
+def describe_device() -> str:
+    """Which device the Keras backend will train on, in words."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        names = [g.name for g in gpus]
+    elif backend == "jax":
+        import jax
+
+        names = [str(d) for d in jax.devices() if d.platform == "gpu"]
+    elif backend == "torch":
+        import torch
+
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    else:
+        names = []
+    if names:
+        return f"train: backend {backend}, on GPU: {', '.join(names)}"
+    return f"train: backend {backend}, on CPU (no GPU visible)"
+
+
+def resolve_config(run_dir: Path, resume: bool, preset: str, overrides: dict) -> TrainConfig:
+    """A new run takes the preset plus overrides; a resumed run keeps its saved settings plus overrides."""
+    saved = run_dir / "config.json"
+    if resume and saved.exists():
+        config = TrainConfig.load(saved)
+        changed = [k for k in TrainConfig.ARCHITECTURE if k in overrides and overrides[k] != getattr(config, k)]
+        if changed:
+            raise SystemExit(f"train: cannot change {', '.join(changed)} when resuming {run_dir}")
+        return config.replace(**overrides)
+    if not resume and checkpoint.list_checkpoints(run_dir / "checkpoints"):
+        raise SystemExit(f"train: {run_dir} already holds checkpoints; pass --resume to continue "
+                         "or --run-dir for a new run")
+    return TrainConfig.from_preset(preset, **overrides)
+
+
+@dataclasses.dataclass
+class Balance:
+    """Moving averages of D's outputs and how long both have sat near 0.5."""
+
+    d_real: float | None = None
+    d_fake: float | None = None
+    balanced_steps: int = 0
+
+    def update(self, d_real: float, d_fake: float, config: TrainConfig) -> None:
+        rate = 1.0 / config.average_steps
+        self.d_real = d_real if self.d_real is None else self.d_real + rate * (d_real - self.d_real)
+        self.d_fake = d_fake if self.d_fake is None else self.d_fake + rate * (d_fake - self.d_fake)
+        near = abs(self.d_real - 0.5) <= config.balance_tol and abs(self.d_fake - 0.5) <= config.balance_tol
+        self.balanced_steps = self.balanced_steps + 1 if near else 0
+
+
+def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default", **overrides: object) -> Path:
+    """Train until a stop rule fires; returns the newest checkpoint folder."""
+    config = resolve_config(run_dir, resume, preset, overrides)
+    stream = ImageStream(list_images(images), config.batch_size, config.seed)
+    print(describe_device())
+    print(f"train: {len(stream.paths)} images from {images}, batch {config.batch_size}, run folder {run_dir}")
+
+    keras.utils.set_random_seed(config.seed)
+    models = build_dcgan(config)
+    generator, discriminator, combined = models
+    checkpoints = run_dir / "checkpoints"
+    step, balance = 0, Balance()
+    if resume:
+        found = checkpoint.list_checkpoints(checkpoints)
+        if found:
+            step, loop_state = checkpoint.restore(found[-1], models)
+            balance = Balance(**loop_state["balance"])
+            print(f"train: resumed from {found[-1]} at step {step}")
+        else:
+            print(f"train: no checkpoint in {checkpoints}; starting a new run")
+    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+    log_path = run_dir / "log.csv"
+    _truncate_log(log_path, step)
+
+    batch = config.batch_size
+    real_labels = np.full((batch, 1), config.real_label, dtype=np.float32)
+    fake_labels = np.zeros((batch, 1), dtype=np.float32)
+    fool_labels = np.ones((batch, 1), dtype=np.float32)
+    preview_latents = latents([config.seed, 2], config.sample_count, config.latent_dim)
+
+    started = time.monotonic()
+    interval: list[tuple[float, ...]] = []
+    interval_started = started
+    stop_reason = None
+    progress = tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True)
+    for real in stream.batches(start=step):
+        fake = generator.predict_on_batch(latents([config.seed, 0, step], batch, config.latent_dim))
+        discriminator.trainable = True
+        on_real = discriminator.train_on_batch(real, real_labels, return_dict=True)
+        on_fake = discriminator.train_on_batch(fake, fake_labels, return_dict=True)
+        discriminator.trainable = False
+        on_generator = combined.train_on_batch(latents([config.seed, 1, step], batch, config.latent_dim),
+                                               fool_labels, return_dict=True)
+        step += 1
+
+        d_real, d_fake = float(on_real["mean_output"]), float(on_fake["mean_output"])
+        losses = (float(on_real["loss"]), float(on_fake["loss"]), float(on_generator["loss"]))
+        balance.update(d_real, d_fake, config)
+        interval.append((*losses, d_real, d_fake))
+        progress.update(1)
+        progress.set_postfix(d_loss=f"{(losses[0] + losses[1]) / 2:.3f}", g_loss=f"{losses[2]:.3f}",
+                             d_real=f"{d_real:.2f}", d_fake=f"{d_fake:.2f}")
+
+        if balance.balanced_steps >= config.patience:
+            stop_reason = (f"D(real) and D(fake) moving averages ({balance.d_real:.3f}, {balance.d_fake:.3f}) "
+                           f"stayed within {config.balance_tol} of 0.5 for {config.patience} steps")
+        elif config.max_steps is not None and step >= config.max_steps:
+            stop_reason = f"reached --max-steps {config.max_steps}"
+        elif config.minutes is not None and time.monotonic() - started >= config.minutes * 60:
+            stop_reason = f"reached --minutes {config.minutes:g}"
+
+        if step % config.checkpoint_every == 0 or stop_reason:
+            now = time.monotonic()
+            means = np.mean(interval, axis=0)
+            row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
+                   round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1))
+            saved = checkpoint.save(checkpoints, step, models, {"balance": dataclasses.asdict(balance)}, config.keep)
+            write_png_atomic(roll_grid(generate_rolls(generator, preview_latents)),
+                             run_dir / "samples" / f"step_{step:08d}.png")
+            _append_log(log_path, row)
+            interval, interval_started = [], now
+        if stop_reason:
+            break
+    progress.close()
+    print(f"train: stopped at step {step}: {stop_reason}; checkpoint {saved}")
+    return saved
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log rows past `step`, which a crash after the last checkpoint may have left."""
+    if not path.exists():
+        return
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= step]
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(temporary, path)
+
+
+def _append_log(path: Path, row: tuple) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(LOG_FIELDS)
+        writer.writerow(row)

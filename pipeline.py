@@ -1,0 +1,126 @@
+"""pianola's command line: parses arguments and calls the stages, nothing more.
+
+    python pipeline.py midi2img               MIDI files -> 106x300 PNG piano rolls
+    python pipeline.py img2midi IMAGE...       PNG piano rolls -> MIDI files
+    python pipeline.py train                   train the DCGAN on the PNG rolls
+    python pipeline.py sample --out song.mid   generate rolls -> MIDI, WAV and PNG
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from midi2img.spec import STEPS_PER_BEAT
+
+SHIPPED_GENERATOR = Path(__file__).resolve().parent / "pretrained" / "generator.keras"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _level(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"must be a pixel level in 1..255, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("midi2img", help="rasterize MIDI files into PNG piano rolls")
+    p.add_argument("--midi-dir", type=Path, default=Path("data/maestro-v2.0.0"),
+                   help="folder searched recursively for .mid/.midi (default: %(default)s)")
+    p.add_argument("--out-dir", type=Path, default=Path("data/images"),
+                   help="where PNGs go; train/validation/test subfolders when the MAESTRO CSV is found "
+                        "(default: %(default)s)")
+    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                   help="processes (default: all %(default)s cores)")
+    p.add_argument("--steps-per-beat", type=_positive_int, default=STEPS_PER_BEAT,
+                   help="columns per beat of the file's tempo map (default: %(default)s, sixteenth notes)")
+    p.add_argument("--no-sustain", dest="sustain", action="store_false",
+                   help="ignore the sustain pedal (CC64) instead of extending note ends")
+
+    p = commands.add_parser("img2midi", help="decode PNG piano rolls into MIDI files")
+    p.add_argument("images", type=Path, nargs="+", help="PNG files (106x300 grayscale)")
+    p.add_argument("--out-dir", type=Path, default=Path("."), help="where the .mid files go (default: %(default)s)")
+    p.add_argument("--bpm", type=float, default=120.0, help="tempo written to the MIDI (default: %(default)s)")
+    p.add_argument("--steps-per-beat", type=_positive_int, default=STEPS_PER_BEAT)
+    p.add_argument("--threshold", type=_level, default=None,
+                   help="pixel level from which a pixel sounds (default: the decoder's documented level)")
+
+    p = commands.add_parser("train", help="train the DCGAN on PNG piano rolls")
+    p.add_argument("--images", type=Path, default=Path("data/images/train"),
+                   help="folder of PNG rolls (default: %(default)s)")
+    p.add_argument("--run-dir", type=Path, default=Path("runs/default"),
+                   help="checkpoints, samples and the loss log go here (default: %(default)s)")
+    p.add_argument("--preset", default="default", help="model/training preset: default or tiny (seconds on a CPU)")
+    p.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 14)")
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--balance-tol", type=float, default=None,
+                   help="stop when moving averages of D(real) and D(fake) stay this close to 0.5 (default: 0.05)")
+    p.add_argument("--patience", type=_positive_int, default=None,
+                   help="...for this many consecutive steps (default: 500)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
+    p.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept on disk (default: 3)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+
+    p = commands.add_parser("sample", help="generate piano rolls and decode them into MIDI, WAV and PNG")
+    p.add_argument("--out", type=Path, required=True, help="output MIDI path; .wav and .png are written beside it")
+    p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
+                   help="generator .keras file or a run folder (default: the shipped pretrained generator)")
+    p.add_argument("--count", type=_positive_int, default=1, help="number of pieces (song.mid, song_1.mid, ...)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
+    p.add_argument("--threshold", type=_level, default=None,
+                   help="pixel level from which a generated pixel sounds (default: the decoder's documented level)")
+    p.add_argument("--bpm", type=float, default=120.0, help="tempo of the written MIDI (default: %(default)s)")
+    p.add_argument("--soundfont", type=Path, default=None, help="SF2 for the WAV (default: pretty_midi's TimGM6mb.sf2)")
+    p.add_argument("--no-wav", dest="wav", action="store_false", help="skip audio rendering")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Stages are imported lazily so that `midi2img` does not pay for loading a deep-learning backend.
+    if args.command == "midi2img":
+        from midi2img import convert_folder
+
+        summary = convert_folder(args.midi_dir, args.out_dir, workers=args.workers,
+                                 steps_per_beat=args.steps_per_beat, sustain=args.sustain)
+        return 1 if summary.failures else 0
+    if args.command == "img2midi":
+        from img2midi import convert_images
+
+        failures = convert_images(args.images, args.out_dir, bpm=args.bpm,
+                                  steps_per_beat=args.steps_per_beat, threshold=args.threshold)
+        return 1 if failures else 0
+    if args.command == "train":
+        from model.train import train
+
+        overrides = {k: v for k, v in vars(args).items()
+                     if k not in ("command", "preset", "images", "run_dir", "resume") and v is not None}
+        train(images=args.images, run_dir=args.run_dir, resume=args.resume, preset=args.preset, **overrides)
+        return 0
+    if args.command == "sample":
+        from model.sample import sample
+
+        sample(args.out, model_path=args.model, count=args.count, seed=args.seed, threshold=args.threshold,
+               bpm=args.bpm, soundfont=args.soundfont, render_wav=args.wav)
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
