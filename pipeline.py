@@ -1,5 +1,6 @@
 """pianola's command line: parses arguments and calls the stages, nothing more.
 
+    python pipeline.py download               fetch and unpack the MAESTRO MIDI zip (verified)
     python pipeline.py midi2img               MIDI files -> 106x300 PNG piano rolls
     python pipeline.py img2midi IMAGE...       PNG piano rolls -> MIDI files
     python pipeline.py train                   train the DCGAN on the PNG rolls
@@ -35,6 +36,12 @@ def _level(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("download", help="download, verify and unpack the MAESTRO MIDI zip")
+    p.add_argument("--version", dest="maestro_version", choices=("2.0.0", "3.0.0"), default="2.0.0",
+                   help="MAESTRO release (default: %(default)s)")
+    p.add_argument("--dir", type=Path, default=Path("data"),
+                   help="the zip and its folder maestro-vVERSION go here (default: %(default)s)")
 
     p = commands.add_parser("midi2img", help="rasterize MIDI files into PNG piano rolls")
     p.add_argument("--midi-dir", type=Path, default=Path("data/maestro-v2.0.0"),
@@ -94,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Stages are imported lazily so that `midi2img` does not pay for loading a deep-learning backend.
+    if args.command == "download":
+        from midi2img.download import DownloadError, download
+
+        try:
+            download(args.dir, args.maestro_version)
+        except DownloadError as error:
+            print(f"download: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("download: interrupted; run the same command again to resume", file=sys.stderr)
+            return 130
+        return 0
     if args.command == "midi2img":
         from midi2img import convert_folder
 
