@@ -8,6 +8,8 @@ always gives the same pixels on every machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from midi2img.spec import (
@@ -99,26 +101,60 @@ def quantize_notes(
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))], dropped
 
 
-def notes_to_roll(notes: np.ndarray, n_steps: int) -> np.ndarray:
-    """Rasterize notes into a uint8 (106, n_steps) roll: ONSET_LEVEL on a note's first step, SUSTAIN_LEVEL after.
+# Windows rasterized at once by iter_windows: 64 x 300 steps keeps the peak near 50 MB for any length.
+CHUNK_WINDOWS = 64
 
-    Parts of notes past n_steps are cut off. Onset pixels win over overlapping
-    sustain, so a decoder still sees every onset even for overlapping input.
+
+def notes_to_roll(notes: np.ndarray, n_steps: int, first_step: int = 0) -> np.ndarray:
+    """Rasterize notes into a uint8 (106, n_steps) roll of steps first_step .. first_step + n_steps - 1.
+
+    ONSET_LEVEL on a note's first step, SUSTAIN_LEVEL after. Parts of notes outside
+    the span are cut off; a note that began before first_step and still sounds
+    shows as sustain from column 0. Onset pixels win over overlapping sustain, so
+    a decoder still sees every onset even for overlapping input.
     """
     notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
     if np.any((notes[:, 0] < LOWEST_PITCH) | (notes[:, 0] > HIGHEST_PITCH)):
         raise ValueError(f"pitches must lie in {LOWEST_PITCH}..{HIGHEST_PITCH}")
-    notes = notes[(notes[:, 1] >= 0) & (notes[:, 1] < n_steps)]
-    rows = pitch_to_row(notes[:, 0])
-    starts = notes[:, 1]
-    ends = np.minimum(notes[:, 2], n_steps)
+    starts, ends = notes[:, 1] - first_step, notes[:, 2] - first_step
+    first = 0 if first_step == 0 else -np.iinfo(np.int64).max  # at step 0 (the default) nothing came before
+    keep = (starts >= first) & (starts < n_steps) & ((starts >= 0) | (ends > 0))
+    rows, starts = pitch_to_row(notes[keep, 0]), starts[keep]
+    ends = np.maximum(np.minimum(ends[keep], n_steps), starts + 1)
+    onset = starts >= 0
+    starts = np.maximum(starts, 0)
     width = n_steps + 1  # one spare column per row takes the -1 of notes that end at n_steps
-    delta = np.bincount(rows * width + starts + 1, minlength=N_PITCHES * width)
+    # +1 after the onset column (the onset pixel is set below); a note carried in sounds from column 0
+    delta = np.bincount(rows * width + starts + onset, minlength=N_PITCHES * width)
     delta = delta - np.bincount(rows * width + np.maximum(ends, starts + 1), minlength=N_PITCHES * width)
     sounding = np.cumsum(delta.reshape(N_PITCHES, width), axis=1)[:, :n_steps] > 0
     roll = np.where(sounding, SUSTAIN_LEVEL, 0).astype(np.uint8)
-    roll[rows, starts] = ONSET_LEVEL
+    roll[rows[onset], starts[onset]] = ONSET_LEVEL
     return roll
+
+
+def iter_windows(notes: np.ndarray, chunk_windows: int = CHUNK_WINDOWS) -> Iterator[tuple[int, np.ndarray]]:
+    """The (index, image) pairs of roll_windows(notes_to_roll(notes, last end)), a chunk of windows at a time.
+
+    Same images, but memory is bounded by the chunk, not by the length of the piece.
+    """
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+    if len(notes) == 0:
+        return
+    n_steps = int(notes[:, 2].max())
+    chunk = chunk_windows * WINDOW_STEPS
+    order = np.argsort(notes[:, 1], kind="stable")
+    notes = notes[order]
+    # The longest note bounds how far back a note that still sounds in a chunk can start.
+    longest = int((notes[:, 2] - notes[:, 1]).max())
+    for first_step in range(0, n_steps, chunk):
+        span = min(chunk, n_steps - first_step)
+        lo = np.searchsorted(notes[:, 1], first_step - longest, side="left")
+        hi = np.searchsorted(notes[:, 1], first_step + span, side="left")
+        roll = notes_to_roll(notes[lo:hi], span, first_step)
+        offset = first_step // WINDOW_STEPS
+        for index, image in roll_windows(roll):
+            yield offset + index, image
 
 
 def roll_windows(roll: np.ndarray) -> list[tuple[int, np.ndarray]]:

@@ -17,10 +17,9 @@ from midi2img.atomic import atomic_path
 from midi2img.core import (
     SUSTAIN_CC,
     extend_by_pedal,
-    notes_to_roll,
+    iter_windows,
     pedal_intervals,
     quantize_notes,
-    roll_windows,
 )
 from midi2img.spec import STEPS_PER_BEAT, empty_notes
 
@@ -52,14 +51,89 @@ class ConvertSummary:
                 f"{self.dropped_notes} dropped notes, {self.failures} failures, {self.seconds:.1f} s")
 
 
+class MidiError(ValueError):
+    """A MIDI file midi2img cannot convert; str(error) is the one-line reason a user reads."""
+
+
+# MAESTRO's files are under 1.5 MB and its longest piece is under an hour; these limits only keep a
+# broken or hostile file from taking the machine's memory or filling the disk with images.
+MAX_FILE_BYTES = 64 * 2**20
+MAX_BEATS = 6 * 60 * 60 * 2  # 6 hours at 120 bpm: at 4 steps per beat 172,800 steps, 576 images
+_MIDI_MAGIC = b"MThd"
+_KNOWN_MAGIC = {b"RIFF": "a RIFF file (RMID or WAV)", b"\x89PNG": "a PNG image", b"PK\x03\x04": "a ZIP archive",
+                b"\xff\xd8\xff": "a JPEG image", b"%PDF": "a PDF document", b"ID3": "an MP3 file",
+                b"fLaC": "a FLAC file", b"OggS": "an Ogg file"}
+
+
+def _describe(data: bytes) -> str:
+    """What a file that is not MIDI looks like, in words, for the error line."""
+    for magic, name in _KNOWN_MAGIC.items():
+        if data.startswith(magic):
+            return name
+    head = data[:64]
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "text"
+    return f"starts with {data[:4]!r}"
+
+
+def _translate_parser_error(error: Exception) -> str:
+    """symusic's C++ messages ("MiniMidi: Invalid chunk length ...: iostream error") in a user's words."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = text.removeprefix("MiniMidi: ").removesuffix(": iostream error").strip()
+    lowered = text.lower()
+    if "chunk length" in lowered or "unexpected end" in lowered or "out of range" in lowered:
+        return f"truncated or corrupt MIDI: a chunk runs past the end of the file ({text})"
+    if "division" in lowered:
+        return f"unsupported MIDI timing ({text})"
+    return f"corrupt MIDI data ({text})"
+
+
+def parse_midi(path: Path):
+    """A symusic Score of the file at path, or MidiError with a reason a user understands.
+
+    Parsed from bytes, so the file name's suffix does not matter and the header is checked first.
+    """
+    import symusic  # imported here so that importing the package stays cheap for img2midi users
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise MidiError(f"file too large for a MIDI file ({size / 2**20:.0f} MiB; limit "
+                            f"{MAX_FILE_BYTES // 2**20} MiB)")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MidiError("no such file") from None
+    except IsADirectoryError:
+        raise MidiError("is a folder, not a file") from None
+    except OSError as error:
+        raise MidiError(f"cannot read: {error.strerror or error}") from None
+    if not data:
+        raise MidiError("empty file (0 bytes)")
+    if not data.startswith(_MIDI_MAGIC):
+        raise MidiError(f"not a MIDI file ({_describe(data)}, not a 'MThd' header)")
+    if len(data) < 14:
+        raise MidiError(f"truncated MIDI file: {len(data)} bytes, shorter than the 14-byte header")
+    division = int.from_bytes(data[12:14], "big")
+    if division & 0x8000:
+        raise MidiError("SMPTE time division (frames per second) is not supported; "
+                        "midi2img needs ticks per quarter note")
+    if division == 0:
+        raise MidiError("invalid MIDI header: 0 ticks per quarter note")
+    try:
+        return symusic.Score.from_midi(data)
+    except Exception as error:  # symusic raises RuntimeError/ValueError with C++ wording
+        raise MidiError(_translate_parser_error(error)) from None
+
+
 def read_midi_notes(path: Path, steps_per_beat: int = STEPS_PER_BEAT, sustain: bool = True) -> tuple[np.ndarray, int]:
     """Notes (n, 3) of every non-drum track of a MIDI file on its step grid, and the count dropped for pitch range.
 
     The sustain pedal (CC64) of each track extends that track's notes unless sustain=False.
+    Raises MidiError (a ValueError) with a one-line reason for a file that cannot be read, whose
+    times overflow, or that would last longer than MAX_BEATS beats.
     """
-    import symusic  # imported here so that importing the package stays cheap for img2midi users
-
-    score = symusic.Score(str(path))
+    score = parse_midi(path)
     tpq = int(score.ticks_per_quarter)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for track in score.tracks:
@@ -70,17 +144,36 @@ def read_midi_notes(path: Path, steps_per_beat: int = STEPS_PER_BEAT, sustain: b
             continue
         starts = n["time"].astype(np.int64)
         ends = starts + n["duration"].astype(np.int64)
+        if starts.min() < 0 or ends.min() < 0:
+            raise MidiError("corrupt MIDI: note times overflow (delta times add up past 2^31 ticks)")
         if sustain:
             c = track.controls.numpy()
             is_pedal = c["number"] == SUSTAIN_CC
             times, values = c["time"][is_pedal], c["value"][is_pedal]
             order = np.argsort(times, kind="stable")
             ends = extend_by_pedal(ends, *pedal_intervals(times[order], values[order], int(ends.max())))
+        _check_length(int(ends.max()), tpq)
         parts.append((n["pitch"].astype(np.int64), starts, ends))
     if not parts:
         return empty_notes(), 0
     pitches, starts, ends = (np.concatenate(a) for a in zip(*parts, strict=True))
     return quantize_notes(pitches, starts, ends, tpq, steps_per_beat)
+
+
+def _check_length(last_tick: int, ticks_per_quarter: int) -> None:
+    """MidiError for a file whose notes run past MAX_BEATS beats (huge tick values or delta times)."""
+    beats = last_tick / ticks_per_quarter
+    if beats > MAX_BEATS:
+        raise MidiError(f"too long: notes run to beat {beats:,.0f} ({beats / 7200:,.1f} hours at 120 bpm); "
+                        f"the limit is {MAX_BEATS:,} beats ({MAX_BEATS / 7200:g} hours at 120 bpm)")
+
+
+def _drum_notes(path: Path) -> int:
+    """How many notes the file's drum tracks hold (for the reason of a file with no piano notes)."""
+    try:
+        return sum(len(t.notes) for t in parse_midi(path).tracks if t.is_drum)
+    except MidiError:
+        return 0
 
 
 def write_png_atomic(image: np.ndarray, path: Path) -> None:
@@ -93,15 +186,20 @@ def convert_file(path: Path, out_dir: Path, steps_per_beat: int = STEPS_PER_BEAT
                  sustain: bool = True) -> tuple[int, int, int]:
     """Write `<stem>_<window:04d>.png` for each non-silent window of one MIDI file; returns (images, notes, dropped).
 
-    Raises ValueError("no notes") for a file without a note in range, so the batch reports it as a failure.
+    Raises MidiError (a ValueError) for a file that cannot be read or has no note in range, so the batch
+    reports it as a failure. The roll is built a chunk of windows at a time, so memory stays bounded
+    however long the piece is.
     """
     notes, dropped = read_midi_notes(path, steps_per_beat, sustain)
     if len(notes) == 0:
-        raise ValueError("no notes" + (f" in pitch range ({dropped} dropped)" if dropped else ""))
-    windows = roll_windows(notes_to_roll(notes, int(notes[:, 2].max())))
-    for index, image in windows:
+        drums = _drum_notes(path)
+        raise MidiError("no notes" + (f" in pitch range ({dropped} dropped)" if dropped else "")
+                        + (f"; {drums} drum notes (channel 10) are skipped" if drums else ""))
+    images = 0
+    for index, image in iter_windows(notes):
         write_png_atomic(image, out_dir / f"{path.stem}_{index:04d}.png")
-    return len(windows), len(notes), dropped
+        images += 1
+    return images, len(notes), dropped
 
 
 def find_midi_files(midi_dir: Path) -> list[Path]:
@@ -123,9 +221,15 @@ def _convert_job(job: tuple[Path, Path, int, bool]) -> tuple[Path, tuple[int, in
     path, out_dir, steps_per_beat, sustain = job
     try:
         return path, convert_file(path, out_dir, steps_per_beat, sustain), ""
-    except Exception as error:  # any parse error is reported as one line and the batch goes on
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return path, None, reason
+    except MidiError as error:
+        return path, None, str(error)
+    except MemoryError:
+        return path, None, "out of memory converting this file"
+    except OSError as error:  # writing the PNGs failed: disk full, permissions
+        return path, None, f"cannot write images to {out_dir}: {error.strerror or error}"
+    except Exception as error:  # anything unforeseen is still one line, and the batch goes on
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return path, None, f"unexpected {type(error).__name__}" + (f": {text}" if text else "")
 
 
 def convert_files(jobs: list[tuple[Path, Path]], workers: int, steps_per_beat: int = STEPS_PER_BEAT,
