@@ -9,23 +9,51 @@ held in memory. A background thread decodes the next batches while the model tra
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from img2midi.io import read_roll_png
+from img2midi.io import check_roll_png, read_roll_png
+from midi2img.spec import IMAGE_SHAPE
+
+MAX_REPORTED = 20  # unusable images named one by one at start; the rest are counted
 
 
 def list_images(folder: Path) -> list[Path]:
-    """The PNGs of a training folder, sorted, or a clear exit if there are none."""
+    """The usable PNGs of a training folder, sorted; a clear exit if there is none.
+
+    Every file's header is checked (cheap: no pixels are decoded). An unusable one (not a
+    PNG, wrong size or mode, unreadable) is named on stderr with the reason and skipped, so
+    training never stops half-way on a file it could have refused at the start.
+    """
+    folder = Path(folder)
     if not folder.is_dir():
         raise SystemExit(f"train: image folder {folder} does not exist; run `python pipeline.py midi2img` first")
-    paths = sorted(folder.rglob("*.png"))
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".png" and not p.is_dir())
     if not paths:
         raise SystemExit(f"train: no .png files in {folder}; run `python pipeline.py midi2img` first")
-    return paths
+    usable, skipped = [], []
+    for path in paths:
+        try:
+            check_roll_png(path)
+        except ValueError as error:  # ImageError: one line each, and training goes on without it
+            skipped.append((path, str(error)))
+            continue
+        usable.append(path)
+    for path, reason in skipped[:MAX_REPORTED]:
+        print(f"train: {path}: {reason}; skipped", file=sys.stderr)
+    if len(skipped) > MAX_REPORTED:
+        print(f"train: ... and {len(skipped) - MAX_REPORTED} more unusable images skipped", file=sys.stderr)
+    if not usable:
+        raise SystemExit(f"train: no usable image in {folder}: all {len(paths)} .png files are unusable "
+                         f"(first: {skipped[0][0].name}: {skipped[0][1]}); images must be "
+                         f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} 8-bit grayscale PNGs from `python pipeline.py midi2img`")
+    if skipped:
+        print(f"train: {len(skipped)} of {len(paths)} images unusable and skipped", file=sys.stderr)
+    return usable
 
 
 def load_roll(path: Path) -> np.ndarray:
