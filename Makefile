@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps demo test lint bench-roundtrip clean
+.PHONY: setup system-deps demo test lint clean
 
 setup: system-deps $(STAMP)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from midi2img.spec import STEPS_PER_BEAT
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is no use to a user
+
 SHIPPED_GENERATOR = Path(__file__).resolve().parent / "pretrained" / "generator.keras"
 
 

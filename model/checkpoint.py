@@ -1,24 +1,43 @@
-"""Checkpoints that a crash can never leave half-written.
+"""Checkpoints that a crash can never leave half-written, verified when read back.
 
 A checkpoint is a folder `checkpoints/step_00001234/` holding
   state.npz        every variable of both networks and both optimizers, the
                    step and the training loop's own state: enough to resume exactly;
-  generator.keras  the generator alone as a complete Keras model, for `sample`.
+  generator.keras  the generator alone as a complete Keras model, for `sample`;
+  manifest.json    the SHA-256 of both, written last.
 It is written into a hidden temporary folder, flushed to disk, then renamed
-into place, so a folder with a step name is always complete.
+into place, so a folder with a step name is complete when written; the manifest
+catches damage done to it later, and `newest_valid` then falls back to an older one.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 
 PREFIX = "step_"
+MANIFEST = "manifest.json"
+PAYLOAD = ("state.npz", "generator.keras")
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder that cannot be trusted, with the reason."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -44,11 +63,25 @@ def save(folder: Path, step: int, models: tuple[keras.Model, keras.Model, keras.
     final = folder / f"{PREFIX}{step:08d}"
     temporary = folder / f".tmp_{PREFIX}{step:08d}"
     shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir()
-    values = {f"v{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(_tracked_variables(*models))}
-    np.savez(temporary / "state.npz", step=step, loop_state=json.dumps(loop_state), **values)
-    models[0].save(temporary / "generator.keras")
-    _fsync_tree(temporary)
+    try:
+        temporary.mkdir()
+        values = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_tracked_variables(*models))}
+        if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
+            raise CheckpointError(f"weights became NaN or infinite by step {step}")
+        np.savez(temporary / "state.npz", step=step, loop_state=json.dumps(loop_state), **values)
+        models[0].save(temporary / "generator.keras")
+        manifest = {"step": step, "sha256": {name: _sha256(temporary / name) for name in PAYLOAD}}
+        (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _fsync_tree(temporary)
+    except CheckpointError:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    except OSError as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if error.errno == errno.ENOSPC:
+            raise SystemExit(f"train: no space left on the device writing checkpoint {final}; "
+                             "free some space and run again with --resume") from None
+        raise SystemExit(f"train: cannot write checkpoint {final}: {error}") from None
     if final.exists():
         shutil.rmtree(final)
     os.rename(temporary, final)
@@ -58,10 +91,36 @@ def save(folder: Path, step: int, models: tuple[keras.Model, keras.Model, keras.
 
 
 def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints, oldest first."""
+    """Checkpoint folders by step name, oldest first (not yet verified)."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(PREFIX))
+
+
+def verify(path: Path) -> None:
+    """Raise CheckpointError unless every file matches the manifest written with it."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        expected = manifest["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: unreadable {MANIFEST} ({error})") from None
+    for name in PAYLOAD:
+        file = path / name
+        if not file.is_file():
+            raise CheckpointError(f"{path}: {name} is missing")
+        if _sha256(file) != expected.get(name):
+            raise CheckpointError(f"{path}: {name} does not match its checksum (damaged after it was written)")
+
+
+def newest_valid(folder: Path, stage: str) -> Path | None:
+    """The newest checkpoint that verifies; `stage` prefixes the line said for each newer one skipped."""
+    for path in reversed(list_checkpoints(folder)):
+        try:
+            verify(path)
+            return path
+        except CheckpointError as error:
+            print(f"{stage}: skipping damaged checkpoint: {error}", file=sys.stderr)
+    return None
 
 
 def restore(path: Path, models: tuple[keras.Model, keras.Model, keras.Model]) -> tuple[int, dict]:

@@ -15,26 +15,42 @@ from model import checkpoint
 from model.generate import generate_rolls, latents
 
 TAIL_SECONDS = 1.0  # let the last notes ring out past the roll's end
+PIANO_HIGHEST = 108  # C8: the image rows above it (up to 126) are no piano key, so notes there are dropped
 
 
 def load_generator(path: Path) -> keras.Model:
     """A generator from a .keras file or a run folder (its newest checkpoint), with a clear error otherwise."""
     path = Path(path)
     if path.is_dir():
-        found = checkpoint.list_checkpoints(path / "checkpoints") or checkpoint.list_checkpoints(path)
-        if not found:
-            raise SystemExit(f"sample: no checkpoint in {path}")
-        path = found[-1] / "generator.keras"
+        newest = checkpoint.newest_valid(path / "checkpoints", "sample") or checkpoint.newest_valid(path, "sample")
+        if newest is None:
+            raise SystemExit(f"sample: no usable checkpoint in {path}")
+        path = newest / "generator.keras"
     if not path.is_file():
         raise SystemExit(f"sample: model {path} not found")
+    if path.stat().st_size == 0:
+        raise SystemExit(f"sample: cannot load model {path}: empty file (0 bytes)")
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        raise SystemExit(f"sample: cannot load model {path}: not a .keras model file "
+                         "(a .keras file is a zip archive; this one is truncated or something else)")
     try:
         generator = keras.models.load_model(path, compile=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise SystemExit(f"sample: cannot load model {path}: {error}") from None
-    if tuple(generator.output_shape[1:]) != (*IMAGE_SHAPE, 1) or len(generator.input_shape) != 2:
-        raise SystemExit(f"sample: {path} maps {generator.input_shape} -> {generator.output_shape}, "
+    except Exception as error:  # keras reports broken files with many exception types; one line for all
+        raise SystemExit(f"sample: cannot load model {path}: {_first_line(error)}") from None
+    try:
+        input_shape, output_shape = tuple(generator.input_shape), tuple(generator.output_shape)
+    except (AttributeError, TypeError, ValueError):  # a model with several or no inputs/outputs
+        raise SystemExit(f"sample: {path} is not a generator (no single input and output)") from None
+    if tuple(output_shape[1:]) != (*IMAGE_SHAPE, 1) or len(input_shape) != 2:
+        raise SystemExit(f"sample: {path} maps {input_shape} -> {output_shape}, "
                          f"not a latent vector -> {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}x1 generator")
     return generator
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an exception's text (keras appends long hints), or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__
 
 
 def output_paths(out: Path, index: int) -> Path:
@@ -56,6 +72,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     for index, roll in enumerate(rolls):
         midi_path = output_paths(out, index)
         notes = roll_to_notes(roll, threshold)
+        notes = notes[notes[:, 0] <= PIANO_HIGHEST]
         pm = notes_to_midi(notes, bpm=bpm, steps_per_beat=STEPS_PER_BEAT)
         write_midi_atomic(pm, midi_path)
         write_png_atomic(roll, midi_path.with_suffix(".png"))

@@ -99,13 +99,15 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     checkpoints = run_dir / "checkpoints"
     step, balance = 0, Balance()
     if resume:
-        found = checkpoint.list_checkpoints(checkpoints)
-        if found:
-            step, loop_state = checkpoint.restore(found[-1], models)
+        newest = checkpoint.newest_valid(checkpoints, "train")
+        if newest:
+            step, loop_state = checkpoint.restore(newest, models)
             balance = Balance(**loop_state["balance"])
-            print(f"train: resumed from {found[-1]} at step {step}")
+            for optimizer in (discriminator.optimizer, combined.optimizer):
+                optimizer.learning_rate = config.learning_rate  # restored with the variables; --learning-rate wins
+            print(f"train: resumed from {newest} at step {step}")
         else:
-            print(f"train: no checkpoint in {checkpoints}; starting a new run")
+            print(f"train: no usable checkpoint in {checkpoints}; starting a new run")
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.json")
     log_path = run_dir / "log.csv"
@@ -134,6 +136,8 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
 
         d_real, d_fake = float(on_real["mean_output"]), float(on_fake["mean_output"])
         losses = (float(on_real["loss"]), float(on_fake["loss"]), float(on_generator["loss"]))
+        if not np.all(np.isfinite((*losses, d_real, d_fake))):
+            _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
         balance.update(d_real, d_fake, config)
         interval.append((*losses, d_real, d_fake))
         progress.update(1)
@@ -153,7 +157,11 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
             means = np.mean(interval, axis=0)
             row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
                    round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1))
-            saved = checkpoint.save(checkpoints, step, models, {"balance": dataclasses.asdict(balance)}, config.keep)
+            try:
+                saved = checkpoint.save(checkpoints, step, models, {"balance": dataclasses.asdict(balance)},
+                                        config.keep)
+            except checkpoint.CheckpointError as error:
+                _diverged(str(error), checkpoints, progress)
             write_png_atomic(roll_grid(generate_rolls(generator, preview_latents)),
                              run_dir / "samples" / f"step_{step:08d}.png")
             _append_log(log_path, row)
@@ -163,6 +171,14 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     progress.close()
     print(f"train: stopped at step {step}: {stop_reason}; checkpoint {saved}")
     return saved
+
+
+def _diverged(what: str, checkpoints: Path, progress: tqdm) -> None:
+    """Stop on NaN/Inf without writing it anywhere; the newest good checkpoint stays the one to resume."""
+    progress.close()
+    kept = checkpoint.newest_valid(checkpoints, "train")
+    raise SystemExit(f"train: {what}; stopped without saving it. Last good checkpoint: {kept or 'none'}. "
+                     "Try a lower --learning-rate")
 
 
 def _truncate_log(path: Path, step: int) -> None:

@@ -1,0 +1,142 @@
+"""The DCGAN, its training loop and checkpoints, on whatever KERAS_BACKEND is set (TensorFlow by default)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL
+from model import checkpoint
+from model.config import TrainConfig
+from model.data import ImageStream, list_images
+from model.dcgan import build_dcgan
+from model.train import Balance, train
+
+TINY = TrainConfig.from_preset("tiny")
+
+
+def write_rolls(folder: Path, count: int, seed: int = 0) -> Path:
+    """Small fake training set: a few random horizontal note bars per roll."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        roll = np.zeros(IMAGE_SHAPE, dtype=np.uint8)
+        for _ in range(12):
+            row, start = rng.integers(30, 90), rng.integers(0, 290)
+            roll[row, start:start + rng.integers(2, 10)] = SUSTAIN_LEVEL
+            roll[row, start] = ONSET_LEVEL
+        Image.fromarray(roll, mode="L").save(folder / f"roll_{i:04d}.png")
+    return folder
+
+
+def logged_steps(run: Path) -> list[int]:
+    with open(run / "log.csv", newline="") as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle)]
+
+
+def test_shapes_and_latent_size():
+    generator, discriminator, _ = build_dcgan(TINY)
+    assert generator.input_shape == (None, 14)
+    assert generator.output_shape == (None, *IMAGE_SHAPE, 1)
+    assert discriminator.output_shape == (None, 1)
+    out = generator.predict_on_batch(np.zeros((2, 14), np.float32))
+    assert out.min() >= -1 and out.max() <= 1
+
+
+def test_each_step_trains_only_its_own_network():
+    generator, discriminator, combined = build_dcgan(TINY)
+    real = np.random.default_rng(0).uniform(-1, 1, (4, *IMAGE_SHAPE, 1)).astype(np.float32)
+    z = np.random.default_rng(1).standard_normal((4, 14)).astype(np.float32)
+
+    g0, d0 = generator.get_weights(), discriminator.get_weights()
+    discriminator.trainable = True
+    discriminator.train_on_batch(real, np.ones((4, 1)))
+    assert all(np.array_equal(a, b) for a, b in zip(g0, generator.get_weights(), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(d0, discriminator.get_weights(), strict=True))
+
+    g0, d0 = generator.get_weights(), discriminator.get_weights()
+    discriminator.trainable = False
+    combined.train_on_batch(z, np.ones((4, 1)))
+    assert all(np.array_equal(a, b) for a, b in zip(d0, discriminator.get_weights(), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(g0, generator.get_weights(), strict=True))
+
+
+def test_stream_order_is_a_pure_function_of_seed_and_batch_index(tmp_path):
+    paths = list_images(write_rolls(tmp_path / "imgs", 10))
+    stream = ImageStream(paths, batch_size=4, seed=3)
+    assert stream.batches_per_epoch == 2
+    epoch0 = stream.batch_paths(0) + stream.batch_paths(1)
+    assert len(set(epoch0)) == 8  # no repeats within an epoch
+    assert stream.batch_paths(2) != stream.batch_paths(0)  # a new epoch reshuffles
+    assert ImageStream(paths, 4, seed=3).batch_paths(5) == stream.batch_paths(5)
+    resumed = next(stream.batches(start=3))
+    assert np.array_equal(resumed, stream.load_batch(3))
+    assert resumed.shape == (4, *IMAGE_SHAPE, 1) and resumed.min() == -1.0 and resumed.max() == 1.0
+
+
+def test_empty_or_bad_image_folder_stops_with_a_message(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no .png files"):
+        list_images(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    Image.new("RGB", (300, 106)).save(bad / "color.png")
+    with pytest.raises(SystemExit, match="color.png"):
+        ImageStream(list_images(bad), 1, 0).load_batch(0)
+
+
+def test_balance_counts_steps_near_one_half_and_resets():
+    config = TINY.replace(average_steps=1, balance_tol=0.05)
+    balance = Balance()
+    for _ in range(3):
+        balance.update(0.52, 0.47, config)
+    assert balance.balanced_steps == 3
+    balance.update(0.9, 0.5, config)
+    assert balance.balanced_steps == 0
+
+
+def test_stop_rule_fires_when_d_cannot_tell(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 16)
+    # A loose tolerance makes the untrained discriminator (outputs near 0.5) satisfy the rule at once.
+    train(images, tmp_path / "run", preset="tiny", balance_tol=0.5, patience=3, max_steps=50)
+    assert logged_steps(tmp_path / "run")[-1] == 3
+
+
+def test_resume_continues_exactly(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 24)
+    straight = train(images, tmp_path / "straight", preset="tiny", max_steps=6, checkpoint_every=3)
+    train(images, tmp_path / "split", preset="tiny", max_steps=3, checkpoint_every=3)
+    resumed = train(images, tmp_path / "split", resume=True, max_steps=6)
+    assert straight.name == resumed.name == "step_00000006"
+    with np.load(straight / "state.npz") as a, np.load(resumed / "state.npz") as b:
+        assert a.files == b.files
+        for name in a.files:
+            if name != "loop_state":
+                np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert logged_steps(tmp_path / "split") == [3, 6]
+
+
+def test_checkpoints_are_complete_and_pruned(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 16)
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=8, checkpoint_every=2, keep=2)
+    names = [p.name for p in checkpoint.list_checkpoints(run / "checkpoints")]
+    assert names == ["step_00000006", "step_00000008"]
+    assert not list((run / "checkpoints").glob(".tmp*"))
+    for folder in checkpoint.list_checkpoints(run / "checkpoints"):
+        assert {p.name for p in folder.iterdir()} == {"state.npz", "generator.keras", "manifest.json"}
+    sample_grid = Image.open(run / "samples" / "step_00000008.png")
+    assert sample_grid.mode == "L" and sample_grid.size == (2 * 300 + 2, 2 * 106 + 2)
+
+
+def test_a_new_run_refuses_to_overwrite_and_resume_refuses_new_architecture(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 16)
+    train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2)
+    with pytest.raises(SystemExit, match="--resume"):
+        train(images, tmp_path / "run", preset="tiny", max_steps=2)
+    with pytest.raises(SystemExit, match="latent_dim"):
+        train(images, tmp_path / "run", resume=True, latent_dim=8)
