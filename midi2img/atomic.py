@@ -1,4 +1,4 @@
-"""Atomic file output shared by both converters.
+"""File handling every stage shares: atomic output and content checksums.
 
 A killed batch must never leave a half-written PNG or MIDI that a later stage
 would read as data, so every output is written to a temporary file in the same
@@ -8,6 +8,7 @@ folder (same filesystem) and then moved into place with ``os.replace``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -33,3 +34,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks so large files need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -16,7 +16,6 @@ server of their own, never at the real one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import http.client
 import os
 import shutil
@@ -31,6 +30,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
+
+from midi2img.atomic import sha256_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +99,7 @@ def download(target_dir: Path, version: str = DEFAULT_VERSION, *, url: str | Non
         return final
     target_dir.mkdir(parents=True, exist_ok=True)
     archive = target_dir / f"{release.folder}-midi.zip"
-    if archive.exists() and _sha256(archive) != release.sha256:
+    if archive.exists() and sha256_file(archive) != release.sha256:
         archive.unlink()  # a zip left here that is not the published one is never trusted
     if not archive.exists():
         part = archive.with_name(archive.name + ".part")
@@ -194,7 +195,7 @@ def verify(path: Path, sha256: str, size: int) -> None:
     have = _length(path)
     if have != size:
         raise DownloadError(f"{path}: {have} bytes, the published file has {size}; run again to resume")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != sha256.lower():
         path.unlink()
         raise DownloadError(f"SHA-256 mismatch: got {digest}, published {sha256}; "
@@ -281,10 +282,3 @@ def _length(path: Path) -> int:
     except FileNotFoundError:
         return 0
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -13,7 +13,6 @@ catches damage done to it later, and `newest_valid` then falls back to an older 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from midi2img.atomic import sha256_file
+
 PREFIX = "step_"
 MANIFEST = "manifest.json"
 PAYLOAD = ("state.npz", "generator.keras")
@@ -31,13 +32,6 @@ PAYLOAD = ("state.npz", "generator.keras")
 class CheckpointError(Exception):
     """A checkpoint folder that cannot be trusted, with the reason."""
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -70,7 +64,7 @@ def save(folder: Path, step: int, models: tuple[keras.Model, keras.Model, keras.
             raise CheckpointError(f"weights became NaN or infinite by step {step}")
         np.savez(temporary / "state.npz", step=step, loop_state=json.dumps(loop_state), **values)
         models[0].save(temporary / "generator.keras")
-        manifest = {"step": step, "sha256": {name: _sha256(temporary / name) for name in PAYLOAD}}
+        manifest = {"step": step, "sha256": {name: sha256_file(temporary / name) for name in PAYLOAD}}
         (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _fsync_tree(temporary)
     except CheckpointError:
@@ -108,7 +102,7 @@ def verify(path: Path) -> None:
         file = path / name
         if not file.is_file():
             raise CheckpointError(f"{path}: {name} is missing")
-        if _sha256(file) != expected.get(name):
+        if sha256_file(file) != expected.get(name):
             raise CheckpointError(f"{path}: {name} does not match its checksum (damaged after it was written)")
 
 
