@@ -106,8 +106,11 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
             for optimizer in (discriminator.optimizer, combined.optimizer):
                 optimizer.learning_rate = config.learning_rate  # restored with the variables; --learning-rate wins
             print(f"train: resumed from {newest} at step {step}")
+        elif checkpoint.list_checkpoints(checkpoints):
+            raise SystemExit(f"train: every checkpoint in {checkpoints} is damaged (see above); "
+                             "move them away to start a new run there")
         else:
-            print(f"train: no usable checkpoint in {checkpoints}; starting a new run")
+            print(f"train: no checkpoint in {checkpoints}; starting a new run")
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.json")
     log_path = run_dir / "log.csv"

@@ -36,6 +36,16 @@ def test_damaged_newest_checkpoint_falls_back_to_an_older_one(tmp_path, capsys):
     checkpoint.verify(final)
 
 
+def test_resume_refuses_when_every_checkpoint_is_damaged(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 16)
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2)
+    (run / "checkpoints" / "step_00000002" / "manifest.json").unlink()
+    with pytest.raises(SystemExit, match="every checkpoint .* is damaged"):
+        train(images, run, resume=True, max_steps=4)
+    assert [p.name for p in checkpoint.list_checkpoints(run / "checkpoints")] == ["step_00000002"]
+
+
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     run = tmp_path / "run"
