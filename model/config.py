@@ -16,8 +16,11 @@ class TrainConfig:
     generator_channels: tuple[int, ...] = (128, 64, 32, 16)
     discriminator_channels: tuple[int, ...] = (16, 32, 64, 128)
     dropout: float = 0.3
+    # Gaussian noise on D's inputs while training: blurs the sharp edge between real and generated
+    # rolls so that D cannot win outright and leave the generator no gradient to follow.
+    input_noise: float = 0.2
     # Optimisation.
-    batch_size: int = 32
+    batch_size: int = 16
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     real_label: float = 0.9  # one-sided label smoothing keeps D from growing over-confident on real rolls
@@ -33,7 +36,8 @@ class TrainConfig:
     keep: int = 3
     sample_count: int = 8  # rolls in each checkpoint's sample grid, from fixed latents
 
-    ARCHITECTURE = ("latent_dim", "base_shape", "generator_channels", "discriminator_channels", "dropout")
+    ARCHITECTURE = ("latent_dim", "base_shape", "generator_channels", "discriminator_channels", "dropout",
+                    "input_noise")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:

@@ -22,7 +22,7 @@ def mean_output(y_true, y_pred):
 
 
 def build_generator(config: TrainConfig) -> keras.Model:
-    """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a small map, then doublings of both axes."""
+    """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a 7x19 map, four doublings, crop to 106x300."""
     height, width = config.base_shape
     channels = config.generator_channels
     latent = keras.Input((config.latent_dim,), name="latent")
@@ -30,7 +30,11 @@ def build_generator(config: TrainConfig) -> keras.Model:
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Reshape((height, width, channels[0]))(x)
     for filters in channels[1:] + (channels[-1],):
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x)
+        # Nearest-neighbour doubling then a convolution: no checkerboard pattern, which stride-2
+        # transposed convolutions left all over the rolls in a side-by-side run.
+        x = layers.UpSampling2D(2)(x)
+        x = layers.Conv2D(filters, 3, padding="same")(x)
+        x = layers.BatchNormalization()(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.Conv2D(1, 5, padding="same", activation="tanh")(x)
     extra_h, extra_w = height * 16 - N_PITCHES, width * 16 - WINDOW_STEPS
@@ -43,7 +47,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
 def build_discriminator(config: TrainConfig) -> keras.Model:
     """106x300x1 roll -> probability that it is real (sigmoid, so 0.5 means 'cannot tell')."""
     image = keras.Input(IMAGE_SHAPE, name="roll")
-    x = image
+    x = layers.GaussianNoise(config.input_noise)(image) if config.input_noise else image
     for filters in config.discriminator_channels:
         x = layers.Conv2D(filters, 4, strides=2, padding="same")(x)
         x = layers.LeakyReLU(0.2)(x)

@@ -128,7 +128,9 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     stop_reason = None
     progress = tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True)
     for real in stream.batches(start=step):
-        fake = generator.predict_on_batch(latents([config.seed, 0, step], batch, config.latent_dim))
+        # Training mode, as inside the combined model: batch-normalized layers then see batch statistics in both.
+        fake = keras.ops.convert_to_numpy(generator(latents([config.seed, 0, step], batch, config.latent_dim),
+                                                    training=True))
         discriminator.trainable = True
         on_real = discriminator.train_on_batch(real, real_labels, return_dict=True)
         on_fake = discriminator.train_on_batch(fake, fake_labels, return_dict=True)
