@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -98,3 +99,19 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         for name in a.files:
             if name != "loop_state":
                 np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_full_disk_gives_a_clear_error_and_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
+    images = write_rolls(tmp_path / "imgs", 16)
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", disk_full)
+    with pytest.raises(SystemExit, match="no space left on the device.*--resume"):
+        train(images, run, resume=True, max_steps=4)
+    leftovers = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert leftovers == ["step_00000002"]
+    checkpoint.verify(run / "checkpoints" / "step_00000002")
