@@ -29,9 +29,8 @@ PNG_COMPRESS_LEVEL = 1
 MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "validation", "test")
 MAESTRO_HELP = (
-    "get MAESTRO v2.0.0 MIDI from https://magenta.tensorflow.org/datasets/maestro "
-    "(maestro-v2.0.0-midi.zip), unzip it to data/maestro-v2.0.0, "
-    "or pass --midi-dir ../shared/data/maestro-v2.0.0"
+    "run `python pipeline.py download` to fetch MAESTRO v2.0.0 into data/maestro-v2.0.0, "
+    "or pass --midi-dir ../shared/data/maestro-v2.0.0 (or wherever your copy is)"
 )
 
 

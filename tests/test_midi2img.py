@@ -209,7 +209,7 @@ def test_missing_midi_dir_says_how_to_get_maestro(tmp_path, capsys):
     summary = convert_folder(tmp_path / "nope", tmp_path / "png", workers=1, steps_per_beat=4, sustain=True)
     err = capsys.readouterr().err.strip().splitlines()
     assert summary.failures == 1 and len(err) == 1
-    assert "https://magenta.tensorflow.org/datasets/maestro" in err[0] and "--midi-dir" in err[0]
+    assert "python pipeline.py download" in err[0] and "--midi-dir" in err[0]
     assert not (tmp_path / "png").exists()
 
 
