@@ -100,8 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED_HINTS = {
+    "download": "run the same command again to resume",
+    "train": "continue from the last checkpoint with --resume",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        hint = INTERRUPTED_HINTS.get(args.command, "every file already written is complete")
+        print(f"{args.command}: interrupted; {hint}", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
     # Stages are imported lazily so that `midi2img` does not pay for loading a deep-learning backend.
     if args.command == "download":
         from midi2img.download import DownloadError, download
@@ -111,9 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         except DownloadError as error:
             print(f"download: {error}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            print("download: interrupted; run the same command again to resume", file=sys.stderr)
-            return 130
         return 0
     if args.command == "midi2img":
         from midi2img import convert_folder

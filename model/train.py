@@ -126,54 +126,53 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     interval: list[tuple[float, ...]] = []
     interval_started = started
     stop_reason = None
-    progress = tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True)
-    for real in stream.batches(start=step):
-        # Training mode, as inside the combined model: batch-normalized layers then see batch statistics in both.
-        fake = keras.ops.convert_to_numpy(generator(latents([config.seed, 0, step], batch, config.latent_dim),
-                                                    training=True))
-        discriminator.trainable = True
-        on_real = discriminator.train_on_batch(real, real_labels, return_dict=True)
-        on_fake = discriminator.train_on_batch(fake, fake_labels, return_dict=True)
-        discriminator.trainable = False
-        on_generator = combined.train_on_batch(latents([config.seed, 1, step], batch, config.latent_dim),
-                                               fool_labels, return_dict=True)
-        step += 1
+    with tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True) as progress:
+        for real in stream.batches(start=step):
+            # Training mode, as inside the combined model: batch-normalized layers then see batch statistics in both.
+            fake = keras.ops.convert_to_numpy(generator(latents([config.seed, 0, step], batch, config.latent_dim),
+                                                        training=True))
+            discriminator.trainable = True
+            on_real = discriminator.train_on_batch(real, real_labels, return_dict=True)
+            on_fake = discriminator.train_on_batch(fake, fake_labels, return_dict=True)
+            discriminator.trainable = False
+            on_generator = combined.train_on_batch(latents([config.seed, 1, step], batch, config.latent_dim),
+                                                   fool_labels, return_dict=True)
+            step += 1
 
-        d_real, d_fake = float(on_real["mean_output"]), float(on_fake["mean_output"])
-        losses = (float(on_real["loss"]), float(on_fake["loss"]), float(on_generator["loss"]))
-        if not np.all(np.isfinite((*losses, d_real, d_fake))):
-            _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
-        balance.update(d_real, d_fake, config)
-        interval.append((*losses, d_real, d_fake))
-        progress.update(1)
-        progress.set_postfix(d_loss=f"{(losses[0] + losses[1]) / 2:.3f}", g_loss=f"{losses[2]:.3f}",
-                             d_real=f"{d_real:.2f}", d_fake=f"{d_fake:.2f}")
+            d_real, d_fake = float(on_real["mean_output"]), float(on_fake["mean_output"])
+            losses = (float(on_real["loss"]), float(on_fake["loss"]), float(on_generator["loss"]))
+            if not np.all(np.isfinite((*losses, d_real, d_fake))):
+                _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
+            balance.update(d_real, d_fake, config)
+            interval.append((*losses, d_real, d_fake))
+            progress.update(1)
+            progress.set_postfix(d_loss=f"{(losses[0] + losses[1]) / 2:.3f}", g_loss=f"{losses[2]:.3f}",
+                                 d_real=f"{d_real:.2f}", d_fake=f"{d_fake:.2f}")
 
-        if balance.balanced_steps >= config.patience:
-            stop_reason = (f"D(real) and D(fake) moving averages ({balance.d_real:.3f}, {balance.d_fake:.3f}) "
-                           f"stayed within {config.balance_tol} of 0.5 for {config.patience} steps")
-        elif config.max_steps is not None and step >= config.max_steps:
-            stop_reason = f"reached --max-steps {config.max_steps}"
-        elif config.minutes is not None and time.monotonic() - started >= config.minutes * 60:
-            stop_reason = f"reached --minutes {config.minutes:g}"
+            if balance.balanced_steps >= config.patience:
+                stop_reason = (f"D(real) and D(fake) moving averages ({balance.d_real:.3f}, {balance.d_fake:.3f}) "
+                               f"stayed within {config.balance_tol} of 0.5 for {config.patience} steps")
+            elif config.max_steps is not None and step >= config.max_steps:
+                stop_reason = f"reached --max-steps {config.max_steps}"
+            elif config.minutes is not None and time.monotonic() - started >= config.minutes * 60:
+                stop_reason = f"reached --minutes {config.minutes:g}"
 
-        if step % config.checkpoint_every == 0 or stop_reason:
-            now = time.monotonic()
-            means = np.mean(interval, axis=0)
-            row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
-                   round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1))
-            try:
-                saved = checkpoint.save(checkpoints, step, models, {"balance": dataclasses.asdict(balance)},
-                                        config.keep)
-            except checkpoint.CheckpointError as error:
-                _diverged(str(error), checkpoints, progress)
-            write_png_atomic(roll_grid(generate_rolls(generator, preview_latents)),
-                             run_dir / "samples" / f"step_{step:08d}.png")
-            _append_log(log_path, row)
-            interval, interval_started = [], now
-        if stop_reason:
-            break
-    progress.close()
+            if step % config.checkpoint_every == 0 or stop_reason:
+                now = time.monotonic()
+                means = np.mean(interval, axis=0)
+                row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
+                       round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1))
+                try:
+                    saved = checkpoint.save(checkpoints, step, models, {"balance": dataclasses.asdict(balance)},
+                                            config.keep)
+                except checkpoint.CheckpointError as error:
+                    _diverged(str(error), checkpoints, progress)
+                write_png_atomic(roll_grid(generate_rolls(generator, preview_latents)),
+                                 run_dir / "samples" / f"step_{step:08d}.png")
+                _append_log(log_path, row)
+                interval, interval_started = [], now
+            if stop_reason:
+                break
     print(f"train: stopped at step {step}: {stop_reason}; checkpoint {saved}")
     return saved
 
