@@ -13,7 +13,7 @@ import pretty_midi
 from PIL import Image, UnidentifiedImageError
 
 from img2midi.core import notes_to_midi, roll_to_notes
-from midi2img.atomic import atomic_path
+from midi2img.atomic import atomic_path, first_line
 from midi2img.spec import IMAGE_SHAPE, STEPS_PER_BEAT
 
 
@@ -47,7 +47,7 @@ def _open_roll_png(path: Path) -> Image.Image:
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError) as error:  # PIL reports broken headers with these
-        raise ImageError(f"corrupt PNG ({_reason(error)})") from None
+        raise ImageError(f"corrupt PNG ({first_line(error)})") from None
     try:
         if image.format != "PNG":
             raise ImageError(f"not a PNG file ({image.format} image)")
@@ -59,11 +59,6 @@ def _open_roll_png(path: Path) -> Image.Image:
         image.close()
         raise
     return image
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def check_roll_png(path: Path) -> None:
@@ -81,7 +76,7 @@ def read_roll_png(path: Path) -> np.ndarray:
         try:
             roll = np.asarray(image, dtype=np.uint8)
         except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as error:
-            raise ImageError(f"corrupt PNG ({_reason(error)})") from None
+            raise ImageError(f"corrupt PNG ({first_line(error)})") from None
     if roll.shape != IMAGE_SHAPE:  # the header said otherwise; only a broken file gets here
         raise ImageError(f"corrupt PNG (decoded shape {roll.shape}, expected {IMAGE_SHAPE})")
     return roll
@@ -108,7 +103,7 @@ def convert_images(images: list[Path], out_dir: Path, bpm: float = 120.0, steps_
             continue
         except Exception as error:  # anything unforeseen is still one line, and the batch goes on
             failures += 1
-            print(f"img2midi: {path}: {type(error).__name__}: {_reason(error)}", file=sys.stderr)
+            print(f"img2midi: {path}: {type(error).__name__}: {first_line(error)}", file=sys.stderr)
             continue
         n_notes += len(notes)
     print(f"img2midi: {len(images)} images, {len(images) - failures} MIDI files, {n_notes} notes, "

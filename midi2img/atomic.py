@@ -1,4 +1,4 @@
-"""File handling every stage shares: atomic output and content checksums.
+"""What every stage shares for files and errors: atomic output, checksums, one-line reasons.
 
 A killed batch must never leave a half-written PNG or MIDI that a later stage
 would read as data, so every output is written to a temporary file in the same
@@ -43,3 +43,9 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's text (libraries append long hints), or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from midi2img.atomic import atomic_path
+from midi2img.atomic import atomic_path, first_line
 from midi2img.core import (
     SUSTAIN_CC,
     extend_by_pedal,
@@ -77,7 +77,7 @@ def _describe(data: bytes) -> str:
 
 def _translate_parser_error(error: Exception) -> str:
     """symusic's C++ messages ("MiniMidi: Invalid chunk length ...: iostream error") in a user's words."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = first_line(error)
     text = text.removeprefix("MiniMidi: ").removesuffix(": iostream error").strip()
     lowered = text.lower()
     if "chunk length" in lowered or "unexpected end" in lowered or "out of range" in lowered:
@@ -227,7 +227,7 @@ def _convert_job(job: tuple[Path, Path, int, bool]) -> tuple[Path, tuple[int, in
     except OSError as error:  # writing the PNGs failed: disk full, permissions
         return path, None, f"cannot write images to {out_dir}: {error.strerror or error}"
     except Exception as error:  # anything unforeseen is still one line, and the batch goes on
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        text = first_line(error) if str(error).strip() else ""
         return path, None, f"unexpected {type(error).__name__}" + (f": {text}" if text else "")
 
 

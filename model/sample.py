@@ -9,6 +9,7 @@ import keras
 
 from img2midi import notes_to_midi, roll_to_notes, write_midi_atomic
 from img2midi.audio import synthesize, write_wav_atomic
+from midi2img.atomic import first_line
 from midi2img.io import write_png_atomic
 from midi2img.spec import IMAGE_SHAPE, STEPS_PER_BEAT, WINDOW_STEPS
 from model import checkpoint
@@ -36,7 +37,7 @@ def load_generator(path: Path) -> keras.Model:
     try:
         generator = keras.models.load_model(path, compile=False)
     except Exception as error:  # keras reports broken files with many exception types; one line for all
-        raise SystemExit(f"sample: cannot load model {path}: {_first_line(error)}") from None
+        raise SystemExit(f"sample: cannot load model {path}: {first_line(error)}") from None
     try:
         input_shape, output_shape = tuple(generator.input_shape), tuple(generator.output_shape)
     except (AttributeError, TypeError, ValueError):  # a model with several or no inputs/outputs
@@ -45,12 +46,6 @@ def load_generator(path: Path) -> keras.Model:
         raise SystemExit(f"sample: {path} maps {input_shape} -> {output_shape}, "
                          f"not a latent vector -> {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}x1 generator")
     return generator
-
-
-def _first_line(error: BaseException) -> str:
-    """The first line of an exception's text (keras appends long hints), or its type's name."""
-    text = str(error).strip()
-    return text.splitlines()[0].strip() if text else type(error).__name__
 
 
 def output_paths(out: Path, index: int) -> Path:
