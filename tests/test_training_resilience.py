@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from model import checkpoint
 from model.train import train
 from tests.test_model import write_rolls
 
-REPO = checkpoint.Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_damaged_newest_checkpoint_falls_back_to_an_older_one(tmp_path, capsys):
