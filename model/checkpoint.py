@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from midi2img.atomic import sha256_file
+from model.dcgan import Models
 
 PREFIX = "step_"
 MANIFEST = "manifest.json"
@@ -45,13 +46,15 @@ def _fsync_tree(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _tracked_variables(generator: keras.Model, discriminator: keras.Model, combined: keras.Model) -> list:
-    return (list(generator.variables) + list(discriminator.variables)
-            + list(discriminator.optimizer.variables) + list(combined.optimizer.variables))
+def _tracked_variables(models: Models) -> list:
+    tracked = (list(models.generator.variables) + list(models.discriminator.variables)
+               + list(models.discriminator.optimizer.variables) + list(models.combined.optimizer.variables))
+    if models.average is not models.generator:
+        tracked += list(models.average.variables)
+    return tracked
 
 
-def save(folder: Path, step: int, models: tuple[keras.Model, keras.Model, keras.Model],
-         loop_state: dict, keep: int) -> Path:
+def save(folder: Path, step: int, models: Models, loop_state: dict, keep: int) -> Path:
     """Write checkpoint `step` atomically, then delete all but the newest `keep`."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{PREFIX}{step:08d}"
@@ -59,11 +62,11 @@ def save(folder: Path, step: int, models: tuple[keras.Model, keras.Model, keras.
     shutil.rmtree(temporary, ignore_errors=True)
     try:
         temporary.mkdir()
-        values = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_tracked_variables(*models))}
+        values = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_tracked_variables(models))}
         if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
             raise CheckpointError(f"weights became NaN or infinite by step {step}")
         np.savez(temporary / "state.npz", step=step, loop_state=json.dumps(loop_state), **values)
-        models[0].save(temporary / "generator.keras")
+        models.average.save(temporary / "generator.keras")
         manifest = {"step": step, "sha256": {name: sha256_file(temporary / name) for name in PAYLOAD}}
         (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _fsync_tree(temporary)
@@ -82,6 +85,28 @@ def save(folder: Path, step: int, models: tuple[keras.Model, keras.Model, keras.
     for old in list_checkpoints(folder)[:-keep]:
         shutil.rmtree(old)
     return final
+
+
+def keep_best(saved: Path, best: Path, validation_fd: float) -> None:
+    """Copy checkpoint `saved`'s generator to `best/` (replacing it whole), with its step and score in best.json."""
+    temporary = best.with_name(f".tmp_{best.name}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    try:
+        temporary.mkdir(parents=True)
+        shutil.copy2(saved / "generator.keras", temporary / "generator.keras")
+        record = {"checkpoint": saved.name, "validation_fd": validation_fd,
+                  "sha256": {"generator.keras": sha256_file(temporary / "generator.keras")}}
+        (temporary / "best.json").write_text(json.dumps(record, indent=2) + "\n")
+        _fsync_tree(temporary)
+    except OSError as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise SystemExit(f"train: cannot write {best}: {error}") from None
+    old = best.with_name(f".old_{best.name}")
+    shutil.rmtree(old, ignore_errors=True)
+    if best.exists():
+        os.rename(best, old)
+    os.rename(temporary, best)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def list_checkpoints(folder: Path) -> list[Path]:
@@ -117,9 +142,9 @@ def newest_valid(folder: Path, stage: str) -> Path | None:
     return None
 
 
-def restore(path: Path, models: tuple[keras.Model, keras.Model, keras.Model]) -> tuple[int, dict]:
+def restore(path: Path, models: Models) -> tuple[int, dict]:
     """Load checkpoint `path` into freshly built models; returns (step, loop_state)."""
-    variables = _tracked_variables(*models)
+    variables = _tracked_variables(models)
     with np.load(path / "state.npz") as saved:
         count = len(saved.files) - 2
         if count != len(variables):

@@ -11,6 +11,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class TrainConfig:
     # Architecture (fixed for the life of a run).
+    architecture: str = "resize"  # "resize" (ours, see model/dcgan.py) or "seed2023" (the original model)
     latent_dim: int = 14
     base_shape: tuple[int, int] = (7, 19)  # generator's first feature map; 4 doublings -> 112x304, cropped to 106x300
     generator_channels: tuple[int, ...] = (128, 64, 32, 16)
@@ -19,11 +20,24 @@ class TrainConfig:
     # Gaussian noise on D's inputs while training: blurs the sharp edge between real and generated
     # rolls so that D cannot win outright and leave the generator no gradient to follow.
     input_noise: float = 0.2
+    spectral_norm: bool = True  # on D's layers: bounds how sharply D can change, so G's gradients stay useful
+    minibatch_std: bool = True  # D sees the batch's spread, so a generator drawing one roll over and over shows
+    # DiffAugment: the same random circular time shift (up to this many steps) and transposition
+    # (up to this many semitones) on every roll D sees, real and generated, so D cannot memorise the
+    # 16k training rolls; both change where the music is, not what it is.
+    augment_shift: int = 150
+    augment_transpose: int = 3
     # Optimisation.
     batch_size: int = 16
+    optimizer: str = "adam"  # or "rmsprop"
     learning_rate: float = 2e-4
-    beta_1: float = 0.5
+    beta_1: float = 0.5  # Adam only
+    clip_value: float | None = None  # clip each gradient element to +-this
     real_label: float = 0.9  # one-sided label smoothing keeps D from growing over-confident on real rolls
+    label_noise: float = 0.0  # add uniform noise in [0, this) to every real and fake label
+    # The generator kept for sampling is a moving average of the trained one's weights over roughly
+    # 1 / (1 - ema) steps: it smooths the step-to-step wobble of GAN training (0: no average).
+    ema: float = 0.995
     seed: int = 0
     # When to stop: whichever comes first.
     balance_tol: float = 0.05  # |moving average of D(real) - 0.5| and of D(fake) both within this...
@@ -32,12 +46,14 @@ class TrainConfig:
     max_steps: int | None = None
     minutes: float | None = None  # wall-clock budget of this invocation
     # Bookkeeping.
-    checkpoint_every: int = 500
+    checkpoint_every: int = 200
     keep: int = 3
     sample_count: int = 8  # rolls in each checkpoint's sample grid, from fixed latents
+    validation_rolls: int = 256  # real and generated rolls behind each checkpoint's validation score (0: none)
 
-    ARCHITECTURE = ("latent_dim", "base_shape", "generator_channels", "discriminator_channels", "dropout",
-                    "input_noise")
+    ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
+                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "augment_shift", "augment_transpose",
+                    "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:
@@ -61,6 +77,25 @@ class TrainConfig:
 
 PRESETS: dict[str, dict[str, object]] = {
     "default": {},
+    # The original repository's model, rebuilt from its description, as the baseline to beat:
+    # see build_seed2023_generator and build_seed2023_discriminator.
+    "seed2023": {
+        "architecture": "seed2023",
+        "dropout": 0.4,
+        "input_noise": 0.0,
+        "spectral_norm": False,
+        "minibatch_std": False,
+        "augment_shift": 0,
+        "augment_transpose": 0,
+        "optimizer": "rmsprop",
+        "learning_rate": 1e-4,
+        "clip_value": 1.0,
+        "real_label": 1.0,
+        "label_noise": 0.05,
+        "ema": 0.0,
+        "checkpoint_every": 25,
+        "validation_rolls": 0,  # at about a second of CPU per generated roll, scoring would eat the budget
+    },
     # Seconds on a CPU: for tests and for trying the pipeline end to end.
     "tiny": {
         "generator_channels": (16, 8, 8, 4),

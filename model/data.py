@@ -22,7 +22,7 @@ from midi2img.spec import IMAGE_SHAPE
 MAX_REPORTED = 20  # unusable images named one by one at start; the rest are counted
 
 
-def list_images(folder: Path) -> list[Path]:
+def list_images(folder: Path, stage: str = "train") -> list[Path]:
     """The usable PNGs of a training folder, sorted; a clear exit if there is none.
 
     Every file's header is checked (cheap: no pixels are decoded). An unusable one (not a
@@ -31,10 +31,10 @@ def list_images(folder: Path) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise SystemExit(f"train: image folder {folder} does not exist; run `python pipeline.py midi2img` first")
+        raise SystemExit(f"{stage}: image folder {folder} does not exist; run `python pipeline.py midi2img` first")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".png" and not p.is_dir())
     if not paths:
-        raise SystemExit(f"train: no .png files in {folder}; run `python pipeline.py midi2img` first")
+        raise SystemExit(f"{stage}: no .png files in {folder}; run `python pipeline.py midi2img` first")
     usable, skipped = [], []
     for path in paths:
         try:
@@ -44,15 +44,15 @@ def list_images(folder: Path) -> list[Path]:
             continue
         usable.append(path)
     for path, reason in skipped[:MAX_REPORTED]:
-        print(f"train: {path}: {reason}; skipped", file=sys.stderr)
+        print(f"{stage}: {path}: {reason}; skipped", file=sys.stderr)
     if len(skipped) > MAX_REPORTED:
-        print(f"train: ... and {len(skipped) - MAX_REPORTED} more unusable images skipped", file=sys.stderr)
+        print(f"{stage}: ... and {len(skipped) - MAX_REPORTED} more unusable images skipped", file=sys.stderr)
     if not usable:
-        raise SystemExit(f"train: no usable image in {folder}: all {len(paths)} .png files are unusable "
+        raise SystemExit(f"{stage}: no usable image in {folder}: all {len(paths)} .png files are unusable "
                          f"(first: {skipped[0][0].name}: {skipped[0][1]}); images must be "
                          f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} 8-bit grayscale PNGs from `python pipeline.py midi2img`")
     if skipped:
-        print(f"train: {len(skipped)} of {len(paths)} images unusable and skipped", file=sys.stderr)
+        print(f"{stage}: {len(skipped)} of {len(paths)} images unusable and skipped", file=sys.stderr)
     return usable
 
 
@@ -63,6 +63,14 @@ def load_roll(path: Path) -> np.ndarray:
     except (OSError, ValueError) as error:
         raise SystemExit(f"train: {path}: {error}") from None
     return (pixels / 127.5 - 1.0)[..., None]
+
+
+def sample_rolls(folder: Path, count: int, seed: int = 0, stage: str = "train") -> np.ndarray:
+    """Up to `count` of a folder's usable rolls as uint8 (n, 106, 300), a seeded choice: the same every time."""
+    paths = list_images(folder, stage)
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(paths), size=min(count, len(paths)), replace=False))
+    return np.stack([read_roll_png(paths[i]) for i in chosen])
 
 
 class ImageStream:

@@ -2,13 +2,16 @@
 
 Plain Keras 3 layers and the train-on-batch pattern (a frozen discriminator
 inside a combined model), so the same code runs on the TensorFlow, JAX and
-PyTorch backends.
+PyTorch backends. Two architectures: "resize" (ours, the default) and
+"seed2023" (the original repository's model, the baseline it is measured against).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
-from keras import layers
+from keras import layers, ops
 
 from midi2img.spec import N_PITCHES, WINDOW_STEPS
 from model.config import TrainConfig
@@ -19,6 +22,49 @@ IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS, 1)
 def mean_output(y_true, y_pred):
     """Mean discriminator output on a batch: the number the stop rule watches."""
     return keras.ops.mean(y_pred)
+
+
+class Models(NamedTuple):
+    """What a training run builds. `average` is the moving-average generator that is saved and
+    sampled (the trained generator itself when `config.ema` is 0)."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    combined: keras.Model
+    average: keras.Model
+
+
+class MusicAugment(layers.Layer):
+    """DiffAugment for piano rolls: one random circular time shift and transposition per batch, training only.
+
+    Differentiable (a gather), so it sits inside D and also transforms the generator's
+    rolls on the way to D's verdict when the generator trains.
+    """
+
+    def __init__(self, max_shift: int, max_transpose: int, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_shift, self.max_transpose = max_shift, max_transpose
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, rolls, training=False):
+        if not training:
+            return rolls
+        height, width = rolls.shape[1], rolls.shape[2]
+        shift = keras.random.randint((), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
+        transpose = keras.random.randint((), -self.max_transpose, self.max_transpose + 1, seed=self.seed_generator)
+        rolls = ops.take(rolls, ops.mod(ops.arange(width) + shift, width), axis=2)
+        return ops.take(rolls, ops.mod(ops.arange(height) + transpose, height), axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "max_shift": self.max_shift, "max_transpose": self.max_transpose}
+
+
+class MinibatchStd(layers.Layer):
+    """Appends one channel holding the batch's mean feature sd (ProGAN), so D can see a collapsed batch."""
+
+    def call(self, features):
+        spread = ops.mean(ops.sqrt(ops.var(features, axis=0) + 1e-8))
+        return ops.concatenate([features, ops.ones_like(features[..., :1]) * spread], axis=-1)
 
 
 def build_generator(config: TrainConfig) -> keras.Model:
@@ -46,30 +92,84 @@ def build_generator(config: TrainConfig) -> keras.Model:
 
 def build_discriminator(config: TrainConfig) -> keras.Model:
     """106x300x1 roll -> probability that it is real (sigmoid, so 0.5 means 'cannot tell')."""
+
+    def normalized(layer: layers.Layer) -> layers.Layer:
+        return layers.SpectralNormalization(layer) if config.spectral_norm else layer
+
     image = keras.Input(IMAGE_SHAPE, name="roll")
-    x = layers.GaussianNoise(config.input_noise)(image) if config.input_noise else image
+    x = image
+    if config.augment_shift or config.augment_transpose:
+        x = MusicAugment(config.augment_shift, config.augment_transpose, seed=config.seed)(x)
+    if config.input_noise:
+        x = layers.GaussianNoise(config.input_noise, seed=config.seed)(x)
     for filters in config.discriminator_channels:
-        x = layers.Conv2D(filters, 4, strides=2, padding="same")(x)
+        x = normalized(layers.Conv2D(filters, 4, strides=2, padding="same"))(x)
         x = layers.LeakyReLU(0.2)(x)
+    if config.minibatch_std:
+        x = MinibatchStd()(x)
     x = layers.Flatten()(x)
-    x = layers.Dropout(config.dropout)(x)
+    x = layers.Dropout(config.dropout, seed=config.seed)(x)
+    x = normalized(layers.Dense(1))(x)
+    x = layers.Activation("sigmoid")(x)
+    return keras.Model(image, x, name="discriminator")
+
+
+def build_seed2023_generator(config: TrainConfig) -> keras.Model:
+    """The original generator: dense to 14x40x128, three stride-2 transposed convolutions to 112x320,
+    two 512-filter 5x5 convolutions there (about half a teraflop per image), then one (7, 21) valid
+    convolution down to 106x300. LeakyReLU(0.3) after every hidden layer, no normalization."""
+    latent = keras.Input((config.latent_dim,), name="latent")
+    x = layers.Dense(14 * 40 * 128)(latent)
+    x = layers.LeakyReLU(0.3)(x)
+    x = layers.Reshape((14, 40, 128))(x)
+    x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 5, padding="same")(x))
+    for _ in range(3):
+        x = layers.LeakyReLU(0.3)(layers.Conv2DTranspose(256, 4, strides=2, padding="same")(x))
+    for _ in range(2):
+        x = layers.LeakyReLU(0.3)(layers.Conv2D(512, 5, padding="same")(x))
+    x = layers.Conv2D(1, (7, 21), padding="valid", activation="tanh")(x)
+    return keras.Model(latent, x, name="generator")
+
+
+def build_seed2023_discriminator(config: TrainConfig) -> keras.Model:
+    """The original discriminator: a 3x3 and four stride-2 4x4 valid convolutions of 256 filters,
+    LeakyReLU(0.3), dropout, one sigmoid unit."""
+    image = keras.Input(IMAGE_SHAPE, name="roll")
+    x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 3, padding="valid")(image))
+    for _ in range(4):
+        x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 4, strides=2, padding="valid")(x))
+    x = layers.Flatten()(x)
+    x = layers.Dropout(config.dropout, seed=config.seed)(x)
     x = layers.Dense(1, activation="sigmoid")(x)
     return keras.Model(image, x, name="discriminator")
 
 
+BUILDERS = {
+    "resize": (build_generator, build_discriminator),
+    "seed2023": (build_seed2023_generator, build_seed2023_discriminator),
+}
+
+
 def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    return keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1,
+                                     clipvalue=config.clip_value)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=config.learning_rate, clipvalue=config.clip_value)
+    raise SystemExit(f"train: unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
 
 
-def build_dcgan(config: TrainConfig) -> tuple[keras.Model, keras.Model, keras.Model]:
-    """Compiled (generator, discriminator, combined), with both optimizers built so their state can be restored.
+def build_dcgan(config: TrainConfig) -> Models:
+    """Compiled models, with both optimizers built so that their state can be restored.
 
     The discriminator's `trainable` flag is switched before each train_on_batch call
     (`discriminator.trainable = True` to train it, False to train the generator
     through it); `train_discriminator_step` and `train_generator_step` do that.
     """
-    generator = build_generator(config)
-    discriminator = build_discriminator(config)
+    if config.architecture not in BUILDERS:
+        raise SystemExit(f"train: unknown architecture {config.architecture!r}; choose one of {', '.join(BUILDERS)}")
+    build_g, build_d = BUILDERS[config.architecture]
+    generator, discriminator = build_g(config), build_d(config)
     discriminator.compile(optimizer=_optimizer(config), loss="binary_crossentropy", metrics=[mean_output])
     discriminator.optimizer.build(discriminator.trainable_variables)
 
@@ -79,4 +179,9 @@ def build_dcgan(config: TrainConfig) -> tuple[keras.Model, keras.Model, keras.Mo
     combined.compile(optimizer=_optimizer(config), loss="binary_crossentropy", metrics=[mean_output])
     combined.optimizer.build(combined.trainable_variables)
     discriminator.trainable = True
-    return generator, discriminator, combined
+    average = generator
+    if config.ema:
+        average = build_g(config)
+        for target, source in zip(average.variables, generator.variables, strict=True):
+            target.assign(source)
+    return Models(generator, discriminator, combined, average)

@@ -22,14 +22,14 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.io import write_png_atomic
-from model import checkpoint
+from model import checkpoint, metrics
 from model.config import TrainConfig
-from model.data import ImageStream, list_images
+from model.data import ImageStream, list_images, sample_rolls
 from model.dcgan import build_dcgan
 from model.generate import generate_rolls, latents, roll_grid
 
 LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake",
-              "d_real_average", "d_fake_average", "images_per_second", "seconds")
+              "d_real_average", "d_fake_average", "images_per_second", "seconds", "validation_fd")
 
 
 def describe_device() -> str:
@@ -86,23 +86,48 @@ class Balance:
         self.balanced_steps = self.balanced_steps + 1 if near else 0
 
 
-def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default", **overrides: object) -> Path:
-    """Train until a stop rule fires; returns the newest checkpoint folder."""
+class ValidationScore:
+    """Frechet distance of the averaged generator's rolls to held-out real rolls, and the best one so far.
+
+    D near 0.5 says only that D is stuck, not that the music is good; this is the
+    number that says so, and the checkpoint with the lowest one is kept in `best/`.
+    """
+
+    def __init__(self, folder: Path, config: TrainConfig):
+        self.real = metrics.features(sample_rolls(folder, config.validation_rolls, config.seed, "train"))
+        self.latents = latents([config.seed, 3], config.validation_rolls, config.latent_dim)
+        print(f"train: scoring checkpoints against {len(self.real)} rolls from {folder}")
+
+    def __call__(self, generator: keras.Model) -> float:
+        return metrics.frechet_distance(self.real, metrics.features(generate_rolls(generator, self.latents)))
+
+
+def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
+          validation_images: Path | None = None, **overrides: object) -> Path:
+    """Train until a stop rule fires; returns the newest checkpoint folder.
+
+    `validation_images` (default: a `validation` folder beside `images`, if there is one)
+    scores each checkpoint; without it no best checkpoint is kept.
+    """
     config = resolve_config(run_dir, resume, preset, overrides)
     stream = ImageStream(list_images(images), config.batch_size, config.seed)
     print(describe_device())
     print(f"train: {len(stream.paths)} images from {images}, batch {config.batch_size}, run folder {run_dir}")
+    if validation_images is None and (Path(images).parent / "validation").is_dir():
+        validation_images = Path(images).parent / "validation"
+    score = ValidationScore(validation_images, config) if validation_images and config.validation_rolls else None
 
     keras.utils.set_random_seed(config.seed)
     models = build_dcgan(config)
-    generator, discriminator, combined = models
+    generator, discriminator, combined, average = models
     checkpoints = run_dir / "checkpoints"
-    step, balance = 0, Balance()
+    step, balance, best_fd = 0, Balance(), float("inf")
     if resume:
         newest = checkpoint.newest_valid(checkpoints, "train")
         if newest:
             step, loop_state = checkpoint.restore(newest, models)
             balance = Balance(**loop_state["balance"])
+            best_fd = loop_state.get("best_fd", best_fd)
             for optimizer in (discriminator.optimizer, combined.optimizer):
                 optimizer.learning_rate = config.learning_rate  # restored with the variables; --learning-rate wins
             print(f"train: resumed from {newest} at step {step}")
@@ -117,8 +142,6 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     _truncate_log(log_path, step)
 
     batch = config.batch_size
-    real_labels = np.full((batch, 1), config.real_label, dtype=np.float32)
-    fake_labels = np.zeros((batch, 1), dtype=np.float32)
     fool_labels = np.ones((batch, 1), dtype=np.float32)
     preview_latents = latents([config.seed, 2], config.sample_count, config.latent_dim)
 
@@ -131,6 +154,9 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
             # Training mode, as inside the combined model: batch-normalized layers then see batch statistics in both.
             fake = keras.ops.convert_to_numpy(generator(latents([config.seed, 0, step], batch, config.latent_dim),
                                                         training=True))
+            noise = np.random.default_rng([config.seed, 4, step]).uniform(0, config.label_noise, (2, batch, 1))
+            real_labels = (config.real_label + noise[0]).astype(np.float32)
+            fake_labels = noise[1].astype(np.float32)
             discriminator.trainable = True
             on_real = discriminator.train_on_batch(real, real_labels, return_dict=True)
             on_fake = discriminator.train_on_batch(fake, fake_labels, return_dict=True)
@@ -138,6 +164,8 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
             on_generator = combined.train_on_batch(latents([config.seed, 1, step], batch, config.latent_dim),
                                                    fool_labels, return_dict=True)
             step += 1
+            if average is not generator:
+                update_average(average, generator, min(config.ema, (1 + step) / (10 + step)))
 
             d_real, d_fake = float(on_real["mean_output"]), float(on_fake["mean_output"])
             losses = (float(on_real["loss"]), float(on_fake["loss"]), float(on_generator["loss"]))
@@ -160,21 +188,35 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
             if step % config.checkpoint_every == 0 or stop_reason:
                 now = time.monotonic()
                 means = np.mean(interval, axis=0)
+                fd = score(average) if score else float("nan")
                 row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
-                       round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1))
+                       round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1),
+                       round(fd, 3))
+                loop_state = {"balance": dataclasses.asdict(balance), "best_fd": min(best_fd, fd)}
                 try:
-                    saved = checkpoint.save(checkpoints, step, models, {"balance": dataclasses.asdict(balance)},
-                                            config.keep)
+                    saved = checkpoint.save(checkpoints, step, models, loop_state, config.keep)
                 except checkpoint.CheckpointError as error:
                     _diverged(str(error), checkpoints, progress)
-                write_png_atomic(roll_grid(generate_rolls(generator, preview_latents)),
+                if fd < best_fd:
+                    best_fd = fd
+                    checkpoint.keep_best(saved, run_dir / "best", fd)
+                    progress.write(f"train: step {step}: validation Frechet distance {fd:.2f}, the best so far")
+                write_png_atomic(roll_grid(generate_rolls(average, preview_latents)),
                                  run_dir / "samples" / f"step_{step:08d}.png")
                 _append_log(log_path, row)
                 interval, interval_started = [], now
             if stop_reason:
                 break
     print(f"train: stopped at step {step}: {stop_reason}; checkpoint {saved}")
+    if score:
+        print(f"train: best validation Frechet distance {best_fd:.2f}: {run_dir / 'best'}")
     return saved
+
+
+def update_average(average: keras.Model, generator: keras.Model, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * generator, every variable (batch-norm statistics too)."""
+    for target, source in zip(average.variables, generator.variables, strict=True):
+        target.assign(decay * target + (1.0 - decay) * source)
 
 
 def _diverged(what: str, checkpoints: Path, progress: tqdm) -> None:
