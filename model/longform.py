@@ -1,0 +1,148 @@
+"""Pieces longer than one image: a smooth path through latent space, windows joined by cross-fades.
+
+A piece of any length is made of generated 300-step windows laid along it with
+OVERLAP_STEPS of overlap. Window i is generated from a latent vector on a path
+that moves by spherical interpolation from one random anchor to the next over
+ANCHOR_WINDOWS windows, so neighbouring windows share register and texture. Where
+two windows overlap, their pixel levels are cross-faded before decoding: a note
+both windows hold carries on through the join (no gap, no re-attack), a note only
+one of them has fades out or in, and onsets of both are not stacked (no pile).
+
+A loop is circular throughout: the latent path returns to its first anchor, the
+last window wraps around and cross-fades into the first, and decoding treats
+the roll as a ring, so a note that sounds across the loop point is one note.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from img2midi import DEFAULT_THRESHOLD, ONSET_THRESHOLD, roll_to_notes
+from midi2img.spec import N_PITCHES, WINDOW_STEPS, row_to_pitch
+from model.generate import generate_rolls, latents
+
+OVERLAP_STEPS = 32  # two 4/4 bars of sixteenths: long enough to cross-fade, short enough to keep each window's music
+ANCHOR_WINDOWS = 3  # windows from one latent anchor to the next: neighbours are related, not repeats
+BATCH = 16  # windows per generator call: an hour-long piece must not need gigabytes of activations at once
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation from a (t=0) to b (t=1); keeps the norm a Gaussian latent is used to."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    cos = np.dot(a64, b64) / (np.linalg.norm(a64) * np.linalg.norm(b64))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:  # (nearly) the same direction: a straight line is the same path
+        return ((1 - t) * a64 + t * b64).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * a64 + np.sin(t * omega) * b64) / np.sin(omega)).astype(np.float32)
+
+
+def anchor_count(n_windows: int, loop: bool) -> int:
+    """How many random anchors a path over n_windows needs (a loop of more than one window needs two at least)."""
+    if loop:
+        return 1 if n_windows == 1 else max(2, round(n_windows / ANCHOR_WINDOWS))
+    last = (n_windows - 1) / ANCHOR_WINDOWS
+    return int(np.ceil(last)) + 1
+
+
+def latent_path(anchors: np.ndarray, n_windows: int, loop: bool) -> np.ndarray:
+    """(n_windows, dim) latents moving from anchor to anchor; a loop's path ends where it began.
+
+    A straight path passes anchor k at window k * ANCHOR_WINDOWS; a loop spreads its
+    anchors evenly around the ring of windows, and after the last anchor heads back to the first.
+    """
+    anchors = np.asarray(anchors, np.float32)
+    count = len(anchors)
+    path = []
+    for i in range(n_windows):
+        t = i * count / n_windows if loop else i / ANCHOR_WINDOWS
+        k, frac = int(t), t - int(t)
+        following = (k + 1) % count if loop else min(k + 1, count - 1)
+        path.append(anchors[k] if frac == 0 else slerp(anchors[k], anchors[following], frac))
+    return np.stack(path)
+
+
+def window_starts(total_steps: int, loop: bool) -> np.ndarray:
+    """First step of each window, evenly spread so that neighbours overlap by at least OVERLAP_STEPS.
+
+    A straight piece starts its first window at 0 and ends its last at total_steps; a loop's
+    windows start around the ring, the last one running past the end into the first.
+    """
+    hop = WINDOW_STEPS - OVERLAP_STEPS
+    if loop:
+        n = max(1, -(-total_steps // hop))
+        return np.array([round(i * total_steps / n) for i in range(n)], dtype=np.int64)
+    if total_steps <= WINDOW_STEPS:
+        return np.zeros(1, dtype=np.int64)
+    n = -(-(total_steps - OVERLAP_STEPS) // hop)
+    return np.array([round(i * (total_steps - WINDOW_STEPS) / (n - 1)) for i in range(n)], dtype=np.int64)
+
+
+def crossfade_weights(width: int = WINDOW_STEPS, overlap: int = OVERLAP_STEPS) -> np.ndarray:
+    """Per-column weight of a window: ramps up over its first `overlap` columns, down over its last, never 0."""
+    j = np.arange(width)
+    return np.minimum(1.0, np.minimum(j + 1, width - j) / (overlap + 1))
+
+
+def join_windows(rolls: np.ndarray, starts: np.ndarray, total_steps: int, loop: bool) -> np.ndarray:
+    """Lay (n, 106, W) rolls at their starts and cross-fade where they overlap -> a (106, total_steps) uint8 roll.
+
+    Each column is the weighted mean of the windows covering it. A loop wraps columns past
+    the end onto the start; a straight piece cuts what runs past its end.
+    """
+    rolls = np.asarray(rolls, np.float64)
+    width = rolls.shape[2]
+    weights = crossfade_weights(width)
+    total = np.zeros((N_PITCHES, total_steps))
+    weight_sum = np.zeros(total_steps)
+    for roll, start in zip(rolls, starts, strict=True):
+        columns = start + np.arange(width)
+        keep = slice(None) if loop else columns < total_steps
+        columns = columns[keep] % total_steps
+        np.add.at(total.T, columns, (roll[:, keep] * weights[keep]).T)
+        np.add.at(weight_sum, columns, weights[keep])
+    if np.any(weight_sum == 0):
+        raise ValueError("windows leave columns of the piece uncovered")
+    return np.clip(np.rint(total / weight_sum), 0, 255).astype(np.uint8)
+
+
+def roll_to_loop_notes(roll: np.ndarray, threshold: int | None = None) -> np.ndarray:
+    """Decode a (106, T) roll as a ring: notes start in 0..T-1, and one sounding across the loop point ends after T.
+
+    A pixel in column 0 continues the last column's note instead of counting as after silence.
+    A pitch that sounds in every column without any onset is one note over the whole loop.
+    """
+    roll = np.asarray(roll)
+    n_steps = roll.shape[1]
+    notes = roll_to_notes(np.concatenate([roll, roll, roll], axis=1), threshold)
+    middle = (notes[:, 1] >= n_steps) & (notes[:, 1] < 2 * n_steps)
+    notes = notes[middle] - np.array([0, n_steps, n_steps])
+    sounding = roll >= (DEFAULT_THRESHOLD if threshold is None else threshold)
+    drones = np.flatnonzero(sounding.all(axis=1) & ~(roll >= ONSET_THRESHOLD).any(axis=1))
+    if len(drones):
+        held = np.stack([row_to_pitch(drones), np.zeros_like(drones), np.full_like(drones, n_steps)], axis=1)
+        notes = np.concatenate([notes, held.astype(np.int64)])
+    return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
+
+
+def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: int, loop: bool) -> np.ndarray:
+    """(count, 106, total_steps) uint8 rolls, a pure function of the seed.
+
+    Anchors come from one stream of latents(seed), piece after piece, so a one-window piece
+    is exactly the roll that latents(seed, count, dim)[index] gives.
+    """
+    starts = window_starts(total_steps, loop)
+    per_piece = anchor_count(len(starts), loop)
+    anchors = latents(seed, count * per_piece, generator.input_shape[-1]).reshape(count, per_piece, -1)
+    z = np.concatenate([latent_path(a, len(starts), loop) for a in anchors])
+    windows = np.concatenate([generate_rolls(generator, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
+    windows = windows.reshape(count, len(starts), N_PITCHES, -1)
+    return np.stack([join_windows(w, starts, total_steps, loop) for w in windows])
+
+
+def rotate_loop_notes(notes: np.ndarray, shift: int, n_steps: int) -> np.ndarray:
+    """A loop's notes as heard when it starts `shift` steps later: same ring of music, new loop point."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    starts = (notes[:, 1] - shift) % n_steps
+    notes[:, 1], notes[:, 2] = starts, starts + notes[:, 2] - notes[:, 1]
+    return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
