@@ -1,0 +1,183 @@
+"""Moods: presets that give decoded notes one character, and the note edits they are made of. No I/O.
+
+A mood sets the tempo and velocity of the MIDI, the note density (the decoding
+threshold and at most so many notes starting per beat, the strongest kept), how long
+notes ring at least, the register (the octave placement whose mean pitch is nearest a
+centre, every note folded by octaves into centre +- spread) and the key colour: the
+notes are transposed so that the tonic that best fits them (Krumhansl-Kessler profile
+of the mood's mode) becomes the mood's tonic, then every pitch outside the mood's
+scale moves to the nearest scale pitch (ties: the degree the profile weighs more).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from music21.analysis.discrete import KrumhanslKessler
+
+from midi2img.core import quantize_notes
+from midi2img.spec import STEPS_PER_BEAT, pitch_to_row
+
+PIANO_LOWEST, PIANO_HIGHEST = 21, 108  # A0..C8: what a piano can play
+PROFILES = {mode: np.array(KrumhanslKessler().getWeights(mode)) for mode in ("major", "minor")}
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor: sad without the harmonic minor's exotic leading tone
+MAJOR_PENTATONIC = (0, 2, 4, 7, 9)
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@dataclass(frozen=True)
+class Mood:
+    """One preset; README.md's mood table lists these values."""
+
+    bpm: float
+    velocity: int
+    threshold: int  # pixel level from which a pixel sounds (img2midi's --threshold)
+    notes_per_beat: int  # at most this many notes start in any beat; the strongest pixels win
+    min_beats: float  # every note rings at least this many beats
+    centre: int  # MIDI pitch the register's mean aims at
+    spread: int  # every note is folded by octaves into centre - spread .. centre + spread
+    tonic: int  # pitch class, 0 = C
+    mode: str  # "major" or "minor": the key profile the tonic is fitted with
+    scale: tuple[int, ...]  # pitch classes above the tonic that notes are snapped to
+
+    @property
+    def key(self) -> str:
+        pentatonic = " pentatonic" if len(self.scale) == 5 else ""
+        return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}{pentatonic}"
+
+
+MOODS = {
+    "uplifting": Mood(bpm=126, velocity=96, threshold=56, notes_per_beat=4, min_beats=0, centre=72, spread=12,
+                      tonic=2, mode="major", scale=MAJOR_SCALE),
+    "meditation": Mood(bpm=60, velocity=56, threshold=112, notes_per_beat=1, min_beats=2, centre=52, spread=12,
+                       tonic=5, mode="major", scale=MAJOR_SCALE),
+    "nature": Mood(bpm=84, velocity=64, threshold=96, notes_per_beat=1, min_beats=1, centre=82, spread=12,
+                   tonic=7, mode="major", scale=MAJOR_PENTATONIC),
+    "bittersweet": Mood(bpm=76, velocity=72, threshold=80, notes_per_beat=2, min_beats=1, centre=62, spread=12,
+                        tonic=9, mode="minor", scale=MINOR_SCALE),
+}
+
+
+def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
+    """How many steps each of the 12 pitch classes sounds, summed over notes."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    return np.bincount(notes[:, 0] % 12, weights=notes[:, 2] - notes[:, 1], minlength=12)
+
+
+def fit_tonic(notes: np.ndarray, mode: str) -> int | None:
+    """The tonic whose `mode` key profile correlates best with the notes' pitch classes (None: no tonal content)."""
+    histogram = pitch_class_histogram(notes)
+    if histogram.std() == 0:
+        return None
+    scores = [np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1] for tonic in range(12)]
+    return int(np.argmax(scores))
+
+
+def snap_offsets(tonic: int, mode: str, scale: tuple[int, ...]) -> np.ndarray:
+    """Semitones that move each pitch class (index 0 = C) to the nearest pitch of the scale on `tonic`.
+
+    Ties (a pitch a semitone from two scale pitches) go to the degree the mode's profile weighs more.
+    """
+    offsets = np.zeros(12, np.int64)
+    for degree in range(12):
+        candidates = [(abs(d), -PROFILES[mode][(degree + d) % 12], d) for d in range(-6, 7)
+                      if (degree + d) % 12 in scale]
+        offsets[(tonic + degree) % 12] = min(candidates)[2]
+    return offsets
+
+
+def fold_octaves(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Pitches moved by whole octaves into low..high (which must span at least an octave)."""
+    pitches = np.asarray(pitches, np.int64)
+    up = np.maximum(0, -(-(low - pitches) // 12))
+    down = np.maximum(0, -(-(pitches - high) // 12))
+    return pitches + 12 * (up - down)
+
+
+def colour(notes: np.ndarray, mood: Mood) -> np.ndarray:
+    """Notes moved into the mood's key (transposed to its tonic, snapped to its scale) and register."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    if len(notes) == 0:
+        return notes
+    fitted = fit_tonic(notes, mood.mode)
+    shift = 0 if fitted is None else (mood.tonic - fitted + 6) % 12 - 6
+    pitches = notes[:, 0] + shift
+    pitches = pitches + snap_offsets(mood.tonic, mood.mode, mood.scale)[pitches % 12]
+    octave = 12 * round((mood.centre - pitches.mean()) / 12)
+    placements = [fold_octaves(pitches + octave + 12 * k, mood.centre - mood.spread, mood.centre + mood.spread)
+                  for k in (-1, 0, 1)]
+    notes[:, 0] = min(placements, key=lambda p: abs(p.mean() - mood.centre))
+    return notes
+
+
+def transpose(notes: np.ndarray, semitones: int) -> np.ndarray:
+    """Notes moved by `semitones`; any that leave the piano fold back in by octaves."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    notes[:, 0] = fold_octaves(notes[:, 0] + semitones, PIANO_LOWEST, PIANO_HIGHEST)
+    return notes
+
+
+def note_strength(roll: np.ndarray, notes: np.ndarray, loop: bool) -> np.ndarray:
+    """Sum of each note's pixel levels in the roll it was decoded from (a loop's notes may run past its end)."""
+    roll = np.asarray(roll)
+    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    ring = np.concatenate([roll, roll], axis=1) if loop else roll
+    sums = np.zeros((ring.shape[0], ring.shape[1] + 1), np.int64)
+    np.cumsum(ring, axis=1, out=sums[:, 1:])
+    rows = pitch_to_row(notes[:, 0])
+    return sums[rows, notes[:, 2]] - sums[rows, notes[:, 1]]
+
+
+def keep_strongest(notes: np.ndarray, strength: np.ndarray, per_beat: int,
+                   steps_per_beat: int = STEPS_PER_BEAT) -> np.ndarray:
+    """At most `per_beat` notes starting in each beat: the strongest, ties to the earlier row; order kept."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    beat = notes[:, 1] // steps_per_beat
+    order = np.lexsort((np.arange(len(notes)), -np.asarray(strength), beat))
+    rank = np.arange(len(notes)) - np.searchsorted(beat[order], beat[order], side="left")
+    return notes[np.sort(order[rank < per_beat])]
+
+
+def lengthen(notes: np.ndarray, min_steps: int, until: int | None = None) -> np.ndarray:
+    """Notes made at least `min_steps` long, never past step `until` (None: no limit) unless already longer."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    longer = notes[:, 1] + min_steps
+    if until is not None:
+        longer = np.minimum(longer, until)
+    notes[:, 2] = np.maximum(notes[:, 2], longer)
+    return notes
+
+
+def merge_overlaps(notes: np.ndarray, loop_steps: int | None = None) -> np.ndarray:
+    """One note per pitch at a time: a note is cut at the next onset of its pitch, same-onset duplicates merge.
+
+    With loop_steps, the next onset may be after the loop point (a note ringing across it
+    is cut where the same pitch starts again at the beginning).
+    """
+    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    if loop_steps is not None:
+        notes = np.concatenate([notes, notes + np.array([0, loop_steps, loop_steps])])
+    # Notes are already on the step grid: one tick per step makes quantize_notes only merge and cut.
+    merged, _ = quantize_notes(notes[:, 0], notes[:, 1], notes[:, 2], STEPS_PER_BEAT, STEPS_PER_BEAT)
+    if loop_steps is not None:
+        merged = merged[merged[:, 1] < loop_steps]
+    return merged
+
+
+def arrange(notes: np.ndarray, roll: np.ndarray, mood: Mood | None, semitones: int = 0, loop: bool = False,
+            steps_per_beat: int = STEPS_PER_BEAT) -> np.ndarray:
+    """Decoded notes of `roll` -> the notes of the piece: the mood's density, lengths, key and register, transposed.
+
+    Without a mood only the transposition applies.
+    """
+    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    n_steps = roll.shape[1]
+    if mood is not None:
+        notes = keep_strongest(notes, note_strength(roll, notes, loop), mood.notes_per_beat, steps_per_beat)
+        notes = lengthen(notes, round(mood.min_beats * steps_per_beat), until=None if loop else n_steps)
+        notes = colour(notes, mood)
+    if semitones:
+        notes = transpose(notes, semitones)
+    return merge_overlaps(notes, n_steps if loop else None)
