@@ -4,7 +4,7 @@
     python pipeline.py midi2img               MIDI files -> 106x300 PNG piano rolls
     python pipeline.py img2midi IMAGE...       PNG piano rolls -> MIDI files
     python pipeline.py train                   train the DCGAN on the PNG rolls
-    python pipeline.py sample --out song.mid   generate rolls -> MIDI, WAV and PNG
+    python pipeline.py sample --out song.ogg   generate music -> MIDI, WAV/OGG/FLAC and PNG
 """
 
 from __future__ import annotations
@@ -86,17 +86,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
 
-    p = commands.add_parser("sample", help="generate piano rolls and decode them into MIDI, WAV and PNG")
-    p.add_argument("--out", type=Path, required=True, help="output MIDI path; .wav and .png are written beside it")
+    p = commands.add_parser("sample", help="generate music: MIDI, game-ready audio (WAV/OGG/FLAC) and a picture")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output path ending in .mid, .wav, .ogg or .flac; the MIDI, the audio, a .png of the piece "
+                        "(and with --loop a .loop.json) are written beside it with the same stem")
     p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
                    help="generator .keras file or a run folder (default: the shipped pretrained generator)")
-    p.add_argument("--count", type=_positive_int, default=1, help="number of pieces (song.mid, song_1.mid, ...)")
+    p.add_argument("--count", type=_positive_int, default=1,
+                   help="number of variations (song, song_1, ...) and, above 1, a contact sheet song_contact.png")
     p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="length in seconds, 4 to 3600 (default: one generated image, plus 1 s to ring out)")
+    p.add_argument("--loop", action="store_true",
+                   help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
+    p.add_argument("--mood", choices=("uplifting", "meditation", "nature", "bittersweet"), default=None,
+                   help="preset tempo, velocity, density, register and key (table in README.md)")
+    p.add_argument("--bpm", type=float, default=None, help="tempo (default: the mood's, else 120)")
+    p.add_argument("--transpose", type=int, default=0, help="semitones up (negative: down), after the mood")
     p.add_argument("--threshold", type=_level, default=None,
-                   help="pixel level from which a generated pixel sounds (default: the decoder's documented level)")
-    p.add_argument("--bpm", type=float, default=120.0, help="tempo of the written MIDI (default: %(default)s)")
-    p.add_argument("--soundfont", type=Path, default=None, help="SF2 for the WAV (default: pretty_midi's TimGM6mb.sf2)")
-    p.add_argument("--no-wav", dest="wav", action="store_false", help="skip audio rendering")
+                   help="pixel level from which a generated pixel sounds (default: the mood's, else the decoder's)")
+    p.add_argument("--format", dest="audio_format", choices=("wav", "ogg", "flac"), default=None,
+                   help="audio format (default: --out's suffix; wav when --out is .mid)")
+    p.add_argument("--sample-rate", type=int, default=44100, help="audio sample rate in Hz (default: %(default)s)")
+    p.add_argument("--lufs", type=float, default=-16.0,
+                   help="integrated loudness target; true peak stays at most -1 dBTP (default: %(default)s)")
+    p.add_argument("--soundfont", type=Path, default=None,
+                   help="SF2 to render with (default: pretty_midi's TimGM6mb.sf2)")
+    p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")
     return parser
 
 
@@ -149,8 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "sample":
         from model.sample import sample
 
-        sample(args.out, model_path=args.model, count=args.count, seed=args.seed, threshold=args.threshold,
-               bpm=args.bpm, soundfont=args.soundfont, render_wav=args.wav)
+        sample(model_path=args.model, **{k: v for k, v in vars(args).items() if k not in ("command", "model")})
         return 0
     raise AssertionError(args.command)
 

@@ -1,22 +1,48 @@
-"""The sample stage: generator -> rolls -> MIDI, WAV and PNG files ready to use."""
+"""The sample stage: generator -> pieces of any length -> MIDI, game-ready audio and pictures.
+
+Per piece: song.mid, song.wav|ogg|flac (mastered to a loudness target, true peak at
+most -1 dBTP), song.png (the whole piece), and with --loop song.loop.json (loop
+points in samples and seconds). --count N adds song_1.*, ... and song_contact.png.
+"""
 
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from img2midi import notes_to_midi, roll_to_notes, write_midi_atomic
-from img2midi.audio import synthesize, write_wav_atomic
+from img2midi.audio import (
+    DEFAULT_SOUNDFONT,
+    FORMATS,
+    fit_length,
+    fold_loop,
+    steadiest_seam,
+    synthesize,
+    write_loop_sidecar,
+    write_track,
+)
+from img2midi.figures import Piece, write_contact_sheet, write_piece_figure
+from img2midi.mood import MOODS, PIANO_HIGHEST, Mood, arrange
 from midi2img.atomic import first_line
-from midi2img.io import write_png_atomic
 from midi2img.spec import IMAGE_SHAPE, STEPS_PER_BEAT, WINDOW_STEPS
 from model import checkpoint
-from model.generate import generate_rolls, latents
+from model.longform import generate_pieces, roll_to_loop_notes, rotate_loop_notes
 
-TAIL_SECONDS = 1.0  # let the last notes ring out past the roll's end
-PIANO_HIGHEST = 108  # C8: the image rows above it (up to 126) are no piano key, so notes there are dropped
+TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
+DEFAULT_BPM = 120.0
+DEFAULT_VELOCITY = 80
+MIDI_SUFFIXES = (".mid", ".midi")
+DURATION_RANGE = (4.0, 3600.0)  # seconds: a few beats at least, an hour at most
+SAMPLE_RATE_RANGE = (8000, 96000)  # what fluidsynth renders at
+LUFS_RANGE = (-36.0, -10.0)  # -16 for game music and podcasts, -14 streaming, -23 broadcast
+BPM_RANGE = (20.0, 400.0)
+TRANSPOSE_RANGE = (-24, 24)
+SEAM_WINDOW_SECONDS = 0.1  # a loop's seam is put where the 100 ms before and after sound alike
+SEAM_SAMPLE_RATE = 44100  # the reference rendering the seam is chosen on (the default rate: usually reused)
 
 
 def load_generator(path: Path) -> keras.Model:
@@ -48,32 +74,140 @@ def load_generator(path: Path) -> keras.Model:
     return generator
 
 
-def output_paths(out: Path, index: int) -> Path:
-    """song.mid, then song_1.mid, song_2.mid, ... for further pieces."""
-    return out if index == 0 else out.with_name(f"{out.stem}_{index}{out.suffix}")
+@dataclass(frozen=True)
+class PiecePaths:
+    midi: Path
+    audio: Path | None
+    figure: Path
+    sidecar: Path
+
+
+def piece_paths(out: Path, index: int, audio_format: str | None) -> PiecePaths:
+    """song.mid/.ogg/.png/.loop.json, then song_1.*, song_2.*, ... for further pieces."""
+    base = out.with_suffix("") if index == 0 else out.with_name(f"{out.stem}_{index}")
+    beside = lambda suffix: base.with_name(base.name + suffix)  # noqa: E731  (keeps dots inside the stem)
+    midi = out if index == 0 and out.suffix.lower() in MIDI_SUFFIXES else beside(".mid")
+    return PiecePaths(midi, beside(f".{audio_format}") if audio_format else None, beside(".png"),
+                      beside(".loop.json"))
+
+
+def _check_range(option: str, value: float | None, bounds: tuple[float, float], unit: str = "") -> None:
+    if value is not None and not bounds[0] <= value <= bounds[1]:
+        raise SystemExit(f"sample: {option} {value:g}{unit} is out of range; use {bounds[0]:g} to {bounds[1]:g}{unit}")
+
+
+def audio_format_for(out: Path, audio_format: str | None, audio: bool) -> str | None:
+    """The audio format to write (None: MIDI only), from --format and --out's suffix, or one line saying why not."""
+    suffix = out.suffix.lower()
+    if suffix not in MIDI_SUFFIXES and suffix.lstrip(".") not in FORMATS:
+        raise SystemExit(f"sample: --out {out} should end in .mid, " + ", ".join(f".{f}" for f in FORMATS))
+    from_suffix = suffix.lstrip(".") if suffix not in MIDI_SUFFIXES else None
+    if not audio:
+        if from_suffix or audio_format:
+            asked = f"--out {out}" if from_suffix else f"--format {audio_format}"
+            raise SystemExit(f"sample: --no-audio writes MIDI only, but {asked} asks for audio")
+        return None
+    if from_suffix and audio_format and audio_format != from_suffix:
+        raise SystemExit(f"sample: --out {out} ends in .{from_suffix} but --format is {audio_format}; "
+                         "drop one or make them agree")
+    return from_suffix or audio_format or "wav"
+
+
+def piece_steps(duration: float | None, loop: bool, seconds_per_step: float) -> int:
+    """Roll columns of a piece: one image by default; a loop fills `duration`, a piece leaves TAIL_SECONDS to ring."""
+    if duration is None:
+        return WINDOW_STEPS
+    return max(1, round((duration - (0 if loop else TAIL_SECONDS)) / seconds_per_step))
+
+
+def decode_piece(roll: np.ndarray, threshold: int | None, loop: bool) -> np.ndarray:
+    """Notes of a piece's roll (a loop's as a ring); rows above C8 are no piano key, so notes there are dropped."""
+    notes = roll_to_loop_notes(roll, threshold) if loop else roll_to_notes(roll, threshold)
+    return notes[notes[:, 0] <= PIANO_HIGHEST]
+
+
+def loop_samples(n_steps: int, seconds_per_step: float, sample_rate: int) -> np.ndarray:
+    """The sample at which each step of a loop begins, and (last entry) the loop's length in samples."""
+    return np.rint(np.arange(n_steps + 1) * seconds_per_step * sample_rate).astype(np.int64)
+
+
+def seamless_loop(notes: np.ndarray, bpm: float, velocity: int, n_steps: int, soundfont: Path | None,
+                  sample_rate: int | None) -> tuple[np.ndarray | None, int]:
+    """(the loop's audio from its new start, or None when sample_rate is None; the step the loop now starts at).
+
+    The notes are rendered past the loop's end and the tail folded onto the head, so the
+    audio is one round of the music played without end. The loop then starts at the step
+    boundary where the sound is steadiest (RMS 100 ms before and after closest), so the seam
+    falls between attacks. That choice is made on a reference rendering (default soundfont,
+    SEAM_SAMPLE_RATE), so the MIDI does not depend on --soundfont, --sample-rate or --no-audio.
+    """
+    pm = notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity)
+    seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
+    reference_starts = loop_samples(n_steps, seconds_per_step, SEAM_SAMPLE_RATE)
+    reference = fold_loop(synthesize(pm, None, SEAM_SAMPLE_RATE), int(reference_starts[-1]))
+    seam = steadiest_seam(reference, reference_starts[:-1], round(SEAM_WINDOW_SECONDS * SEAM_SAMPLE_RATE))
+    step = int(np.searchsorted(reference_starts, seam))
+    if sample_rate is None:
+        return None, step
+    starts = loop_samples(n_steps, seconds_per_step, sample_rate)
+    same_rendering = sample_rate == SEAM_SAMPLE_RATE and Path(soundfont or DEFAULT_SOUNDFONT) == DEFAULT_SOUNDFONT
+    track = reference if same_rendering else fold_loop(synthesize(pm, soundfont, sample_rate), int(starts[-1]))
+    return np.roll(track, -int(starts[step])), step
 
 
 def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold: int | None = None,
-           bpm: float = 120.0, soundfont: Path | None = None, render_wav: bool = True) -> list[Path]:
-    """Write `count` pieces as .mid (+ .wav, + .png beside each); returns the MIDI paths."""
+           bpm: float | None = None, soundfont: Path | None = None, audio: bool = True,
+           audio_format: str | None = None, duration: float | None = None, loop: bool = False,
+           sample_rate: int = 44100, lufs: float = -16.0, transpose: int = 0, mood: str | None = None) -> list[Path]:
+    """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths."""
     out = Path(out)
-    if out.suffix.lower() not in (".mid", ".midi"):
-        raise SystemExit(f"sample: --out {out} should end in .mid")
+    audio_format = audio_format_for(out, audio_format, audio)
+    _check_range("--duration", duration, DURATION_RANGE, " s")
+    _check_range("--sample-rate", sample_rate, SAMPLE_RATE_RANGE, " Hz")
+    _check_range("--lufs", lufs, LUFS_RANGE)
+    _check_range("--bpm", bpm, BPM_RANGE)
+    _check_range("--transpose", transpose, TRANSPOSE_RANGE, " semitones")
+    if mood is not None and mood not in MOODS:
+        raise SystemExit(f"sample: --mood {mood} is not one of {', '.join(MOODS)}")
+    preset: Mood | None = MOODS[mood] if mood else None
+    bpm = bpm or (preset.bpm if preset else DEFAULT_BPM)
+    threshold = threshold if threshold is not None else (preset.threshold if preset else None)
+    velocity = preset.velocity if preset else DEFAULT_VELOCITY
+    seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
+    n_steps = piece_steps(duration, loop, seconds_per_step)
+    seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
+
     generator = load_generator(model_path)
-    rolls = generate_rolls(generator, latents(seed, count, generator.input_shape[-1]))
+    rolls = generate_pieces(generator, seed, count, n_steps, loop)
     out.parent.mkdir(parents=True, exist_ok=True)
-    seconds = WINDOW_STEPS * 60.0 / (bpm * STEPS_PER_BEAT)
-    written = []
+    pieces, written = [], []
     for index, roll in enumerate(rolls):
-        midi_path = output_paths(out, index)
-        notes = roll_to_notes(roll, threshold)
-        notes = notes[notes[:, 0] <= PIANO_HIGHEST]
-        pm = notes_to_midi(notes, bpm=bpm, steps_per_beat=STEPS_PER_BEAT)
-        write_midi_atomic(pm, midi_path)
-        write_png_atomic(roll, midi_path.with_suffix(".png"))
-        if render_wav:
-            audio = synthesize(pm, soundfont, min_seconds=seconds + TAIL_SECONDS)
-            write_wav_atomic(audio, midi_path.with_suffix(".wav"))
-        print(f"sample: {midi_path}: {len(notes)} notes, {seconds:.1f} s at {bpm:g} bpm")
-        written.append(midi_path)
+        paths = piece_paths(out, index, audio_format)
+        notes = arrange(decode_piece(roll, threshold, loop), roll, preset, transpose, loop)
+        report = ""
+        track = None
+        if loop:
+            track, seam = seamless_loop(notes, bpm, velocity, n_steps, soundfont, sample_rate if audio_format else None)
+            notes = rotate_loop_notes(notes, seam, n_steps)
+        elif audio_format:
+            track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity), soundfont, sample_rate)
+            track = fit_length(track, round(seconds * sample_rate), sample_rate)
+        if audio_format:
+            measured = write_track(track, paths.audio, sample_rate, audio_format, lufs, loop)
+            report = f"; {measured.lufs:.1f} LUFS, true peak {measured.true_peak_db:.1f} dBTP"
+        write_midi_atomic(notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity), paths.midi)
+        if loop:
+            length = int(loop_samples(n_steps, seconds_per_step, sample_rate)[-1])
+            write_loop_sidecar(paths.sidecar, paths.audio, paths.midi, sample_rate, length, bpm,
+                               n_steps / STEPS_PER_BEAT)
+        character = f"{mood}, {preset.key}, " if preset else ""
+        title = (f"{(paths.audio or paths.midi).name}: {seconds:.1f} s{' loop' if loop else ''}, "
+                 f"{len(notes)} notes, {character}{bpm:g} bpm")
+        piece = Piece(title, notes, n_steps, seconds_per_step, loop)
+        write_piece_figure(piece, paths.figure)
+        pieces.append(piece)
+        print(f"sample: {paths.audio or paths.midi}: {title.split(': ', 1)[1]}{report}", flush=True)
+        written.append(paths.midi)
+    if count > 1:
+        write_contact_sheet(pieces, out.with_name(f"{out.stem}_contact.png"))
     return written
