@@ -28,13 +28,19 @@ BATCH = 16  # windows per generator call: an hour-long piece must not need gigab
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation from a (t=0) to b (t=1); keeps the norm a Gaussian latent is used to."""
+    """Spherical interpolation from a (t=0) to b (t=1): the direction turns at a constant rate, the length is linear.
+
+    Unlike a straight line, it keeps the length a Gaussian latent has, so midpoints are not faint.
+    """
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    cos = np.dot(a64, b64) / (np.linalg.norm(a64) * np.linalg.norm(b64))
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    norm_a, norm_b = np.linalg.norm(a64), np.linalg.norm(b64)
+    unit_a, unit_b = a64 / norm_a, b64 / norm_b
+    omega = np.arccos(np.clip(np.dot(unit_a, unit_b), -1.0, 1.0))
     if omega < 1e-6:  # (nearly) the same direction: a straight line is the same path
-        return ((1 - t) * a64 + t * b64).astype(np.float32)
-    return ((np.sin((1 - t) * omega) * a64 + np.sin(t * omega) * b64) / np.sin(omega)).astype(np.float32)
+        direction = unit_a
+    else:
+        direction = (np.sin((1 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / np.sin(omega)
+    return (direction * ((1 - t) * norm_a + t * norm_b)).astype(np.float32)
 
 
 def anchor_count(n_windows: int, loop: bool) -> int:
