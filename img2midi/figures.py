@@ -28,20 +28,22 @@ class Piece:
     n_steps: int  # the piece's length; a loop's notes may ring past it into the next round
     seconds_per_step: float
     loop: bool
+    seconds: float = 0.0  # the track's length, when it runs on past the notes (the ring-out of a piece)
 
 
 def draw_piece(ax: Axes, piece: Piece) -> None:
     """The piece's notes as a roll (onsets darker), seconds below, C's named on the left, a loop's seam marked."""
     notes = np.asarray(piece.notes, np.int64).reshape(-1, 3)
     end_step = max(piece.n_steps, int(notes[:, 2].max()) if len(notes) else 0)
-    seconds = end_step * piece.seconds_per_step
+    roll_seconds = end_step * piece.seconds_per_step
+    seconds = max(roll_seconds, piece.seconds)
     low, high = (int(notes[:, 0].min()), int(notes[:, 0].max())) if len(notes) else (60, 72)
     widen = max(2, (MIN_SPAN - (high - low) + 1) // 2)  # a margin, and at least MIN_SPAN pitches in view
     low, high = max(LOWEST_PITCH, low - widen), min(HIGHEST_PITCH, high + widen)
     roll = notes_to_roll(notes, end_step)[pitch_to_row(high):pitch_to_row(low) + 1]
     ax.imshow(roll, cmap="gray_r", vmin=0, vmax=255, aspect="auto", origin="upper",
               interpolation="nearest" if end_step <= 2000 else "antialiased",
-              extent=(0, seconds, low - 0.5, high + 0.5))
+              extent=(0, roll_seconds, low - 0.5, high + 0.5))
     c_pitches = [p for p in range(low, high + 1) if p % 12 == 0]
     ax.set_yticks(c_pitches, [pretty_midi.note_number_to_name(p) for p in c_pitches])
     ax.grid(axis="y", color="0.85", linewidth=0.6)

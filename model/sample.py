@@ -203,7 +203,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         character = f"{mood}, {preset.key}, " if preset else ""
         title = (f"{(paths.audio or paths.midi).name}: {seconds:.1f} s{' loop' if loop else ''}, "
                  f"{len(notes)} notes, {character}{bpm:g} bpm")
-        piece = Piece(title, notes, n_steps, seconds_per_step, loop)
+        piece = Piece(title, notes, n_steps, seconds_per_step, loop, seconds)
         write_piece_figure(piece, paths.figure)
         pieces.append(piece)
         print(f"sample: {paths.audio or paths.midi}: {title.split(': ', 1)[1]}{report}", flush=True)
