@@ -4,6 +4,7 @@
     python pipeline.py midi2img               MIDI files -> 106x300 PNG piano rolls
     python pipeline.py img2midi IMAGE...       PNG piano rolls -> MIDI files
     python pipeline.py train                   train the DCGAN on the PNG rolls
+    python pipeline.py evaluate                measure a generator's music against real rolls
     python pipeline.py sample --out song.ogg   generate music -> MIDI, WAV/OGG/FLAC and PNG
 """
 
@@ -25,6 +26,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -71,7 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of PNG rolls (default: %(default)s)")
     p.add_argument("--run-dir", type=Path, default=Path("runs/default"),
                    help="checkpoints, samples and the loss log go here (default: %(default)s)")
-    p.add_argument("--preset", default="default", help="model/training preset: default or tiny (seconds on a CPU)")
+    p.add_argument("--preset", default="default",
+                   help="model/training preset: default, seed2023 (the original model, as a baseline) "
+                        "or tiny (seconds on a CPU)")
+    p.add_argument("--validation-images", type=Path, default=None,
+                   help="real rolls that score each checkpoint; the best is kept in RUN_DIR/best "
+                        "(default: a validation folder beside --images)")
+    p.add_argument("--validation-rolls", type=_count, default=None,
+                   help="rolls per checkpoint score, 0 for none (default: 256)")
     p.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 14)")
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
@@ -85,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept on disk (default: 3)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+
+    p = commands.add_parser("evaluate", help="compare a generator's rolls with real ones; writes a report")
+    p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
+                   help="generator .keras file or run folder (default: the shipped generator)")
+    p.add_argument("--n", type=_positive_int, default=512, help="rolls generated and real rolls drawn (default: 512)")
+    p.add_argument("--real", type=Path, default=Path("data/images/test"),
+                   help="held-out real rolls to compare with (default: %(default)s)")
+    p.add_argument("--reference", type=Path, default=Path("data/images/validation"),
+                   help="other real rolls, scored like a model: the ceiling (default: %(default)s)")
+    p.add_argument("--train-images", type=Path, default=Path("data/images/train"),
+                   help="the training rolls, for the copying check (default: %(default)s)")
+    p.add_argument("--name", default=None, help="report name (default: the model's folder or file name)")
+    p.add_argument("--reports", type=Path, default=Path("reports"), help="where reports go (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="latents and real-roll choice (default: %(default)s)")
 
     p = commands.add_parser("sample", help="generate music: MIDI, game-ready audio (WAV/OGG/FLAC) and a picture")
     p.add_argument("--out", type=Path, required=True,
@@ -161,6 +190,11 @@ def run(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in vars(args).items()
                      if k not in ("command", "preset", "images", "run_dir", "resume") and v is not None}
         train(images=args.images, run_dir=args.run_dir, resume=args.resume, preset=args.preset, **overrides)
+        return 0
+    if args.command == "evaluate":
+        from model.evaluate import evaluate
+
+        evaluate(**{k: v for k, v in vars(args).items() if k != "command"})
         return 0
     if args.command == "sample":
         from model.sample import sample
