@@ -94,9 +94,12 @@ def join_windows(rolls: np.ndarray, starts: np.ndarray, total_steps: int, loop: 
     """Lay (n, 106, W) rolls at their starts and cross-fade where they overlap -> a (106, total_steps) uint8 roll.
 
     Each column is the weighted mean of the windows covering it. A loop wraps columns past
-    the end onto the start; a straight piece cuts what runs past its end.
+    the end onto the start (a loop shorter than a window uses only OVERLAP_STEPS of it past
+    its end, rather than averaging the window over itself); a straight piece cuts what runs past its end.
     """
     rolls = np.asarray(rolls, np.float64)
+    if loop:
+        rolls = rolls[:, :, :total_steps + OVERLAP_STEPS]
     width = rolls.shape[2]
     weights = crossfade_weights(width)
     total = np.zeros((N_PITCHES, total_steps))

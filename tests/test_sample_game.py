@@ -128,6 +128,16 @@ def test_a_note_only_one_window_has_fades_out_inside_the_overlap():
     assert note[1] == 0 and 268 < note[2] < WINDOW_STEPS  # neither cut at the first window's edge nor held on
 
 
+def test_a_loop_shorter_than_a_window_wraps_only_the_overlap_onto_its_start():
+    window = np.random.default_rng(0).integers(0, 256, (1, N_PITCHES, WINDOW_STEPS)).astype(np.uint8)
+    total = 40
+    piece = join_windows(window, window_starts(total, loop=True), total, loop=True)
+    np.testing.assert_array_equal(piece[:, OVERLAP_STEPS:], window[0, :, OVERLAP_STEPS:total])
+    head, after_end = window[0, :, :OVERLAP_STEPS], window[0, :, total:total + OVERLAP_STEPS]
+    assert np.all(piece[:, :OVERLAP_STEPS] >= np.minimum(head, after_end))  # a cross-fade of the two,
+    assert np.all(piece[:, :OVERLAP_STEPS] <= np.maximum(head, after_end))  # not the window averaged over itself
+
+
 def test_a_loop_joins_its_last_window_into_its_first_and_decodes_as_a_ring():
     total = 500
     starts = window_starts(total, loop=True)
