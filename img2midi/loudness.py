@@ -14,7 +14,9 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
 TRUE_PEAK_OVERSAMPLING = 4  # BS.1770-4 Annex 2: 4x oversampling finds inter-sample peaks at 44.1/48 kHz
+PAD, BLOCK = 64, 1 << 20  # samples of context around each block of true-peak oversampling, block length
 LIMITER_SECONDS = 0.02  # the limiter's gain dips begin this long before a peak and recover as long after it
+MASTER_ROUNDS = 8  # gain-and-limit rounds; two or three suffice unless nearly every attack needs limiting
 MIN_GAIN_DB = -40.0  # a piece never needs more than this much gain change; more means near-silence
 
 
@@ -31,14 +33,24 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
 
 
 def true_peak_envelope(audio: np.ndarray, circular: bool = False) -> np.ndarray:
-    """Per sample, the largest |level| of the 4x-oversampled signal around it (a loop wraps at its ends)."""
+    """Per sample, the largest |level| of the 4x-oversampled signal around it (a loop wraps at its ends).
+
+    Oversampled a block at a time (with PAD samples of context either side, far more than the
+    interpolation filter reaches), so an hour of audio never needs four hours' worth of memory.
+    """
     audio = np.asarray(audio, np.float64)
-    pad = 64 if circular and len(audio) > 128 else 0
-    padded = np.concatenate([audio[-pad:], audio, audio[:pad]]) if pad else audio
-    oversampled = np.abs(resample_poly(padded, TRUE_PEAK_OVERSAMPLING, 1))
-    around = maximum_filter1d(oversampled, size=2 * TRUE_PEAK_OVERSAMPLING - 1)
-    envelope = around[::TRUE_PEAK_OVERSAMPLING]
-    return envelope[pad:pad + len(audio)]
+    if circular and len(audio):  # the loop's own end before its start and its start after its end
+        before, after = np.resize(audio[::-1], PAD)[::-1], np.resize(audio, PAD)
+    else:
+        before = after = np.zeros(PAD)
+    padded = np.concatenate([before, audio, after])
+    envelope = np.empty(len(audio))
+    for start in range(0, len(audio), BLOCK):
+        stop = min(start + BLOCK, len(audio))
+        oversampled = np.abs(resample_poly(padded[start:stop + 2 * PAD], TRUE_PEAK_OVERSAMPLING, 1))
+        around = maximum_filter1d(oversampled, size=2 * TRUE_PEAK_OVERSAMPLING - 1)
+        envelope[start:stop] = around[::TRUE_PEAK_OVERSAMPLING][PAD:PAD + stop - start]
+    return envelope
 
 
 def true_peak_db(audio: np.ndarray, circular: bool = False) -> float:
@@ -78,7 +90,7 @@ def master(audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_db: 
     """
     audio = np.asarray(audio, np.float64)
     loudness = integrated_loudness(audio, sample_rate)
-    for _ in range(4):
+    for _ in range(MASTER_ROUNDS):
         if not np.isfinite(loudness):
             return audio
         gain_db = float(np.clip(target_lufs - loudness, MIN_GAIN_DB, -MIN_GAIN_DB))
