@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of variations (song, song_1, ...) and, above 1, a contact sheet song_contact.png")
     p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
     p.add_argument("--duration", type=float, default=None,
-                   help="length in seconds, 4 to 3600 (default: one generated image, plus 1 s to ring out)")
+                   help="length in seconds, 4 to 1200 (default: one generated image, plus 1 s to ring out)")
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
     p.add_argument("--mood", choices=("uplifting", "meditation", "nature", "bittersweet"), default=None,

@@ -36,7 +36,7 @@ TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this l
 DEFAULT_BPM = 120.0
 DEFAULT_VELOCITY = 80
 MIDI_SUFFIXES = (".mid", ".midi")
-DURATION_RANGE = (4.0, 3600.0)  # seconds: a few beats at least, an hour at most
+DURATION_RANGE = (4.0, 1200.0)  # seconds: a few beats at least; 20 minutes take 2 minutes and 4.5 GB
 SAMPLE_RATE_RANGE = (8000, 96000)  # what fluidsynth renders at
 LUFS_RANGE = (-36.0, -10.0)  # -16 for game music and podcasts, -14 streaming, -23 broadcast
 BPM_RANGE = (20.0, 400.0)
@@ -194,12 +194,15 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
             track = fit_length(track, round(seconds * sample_rate), sample_rate)
         if audio_format:
             measured = write_track(track, paths.audio, sample_rate, audio_format, lufs, loop)
-            report = f"; {measured.lufs:.1f} LUFS, true peak {measured.true_peak_db:.1f} dBTP"
+            report = (f"; {measured.lufs:.1f} LUFS, true peak {measured.true_peak_db:.1f} dBTP"
+                      if np.isfinite(measured.lufs) else "; silent")
         write_midi_atomic(notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity), paths.midi)
         if loop:
             length = int(loop_samples(n_steps, seconds_per_step, sample_rate)[-1])
             write_loop_sidecar(paths.sidecar, paths.audio, paths.midi, sample_rate, length, bpm,
                                n_steps / STEPS_PER_BEAT)
+        else:  # an earlier --loop run's loop points would be wrong for the files just written
+            paths.sidecar.unlink(missing_ok=True)
         character = f"{mood}, {preset.key}, " if preset else ""
         title = (f"{(paths.audio or paths.midi).name}: {seconds:.1f} s{' loop' if loop else ''}, "
                  f"{len(notes)} notes, {character}{bpm:g} bpm")
