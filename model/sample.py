@@ -86,9 +86,10 @@ def piece_paths(out: Path, index: int, audio_format: str | None) -> PiecePaths:
     """song.mid/.ogg/.png/.loop.json, then song_1.*, song_2.*, ... for further pieces."""
     base = out.with_suffix("") if index == 0 else out.with_name(f"{out.stem}_{index}")
     beside = lambda suffix: base.with_name(base.name + suffix)  # noqa: E731  (keeps dots inside the stem)
-    midi = out if index == 0 and out.suffix.lower() in MIDI_SUFFIXES else beside(".mid")
-    return PiecePaths(midi, beside(f".{audio_format}") if audio_format else None, beside(".png"),
-                      beside(".loop.json"))
+    given = out.suffix.lower() if index == 0 else ""  # --out itself is used as written, whatever its case
+    midi = out if given in MIDI_SUFFIXES else beside(".mid")
+    audio = None if not audio_format else out if given == f".{audio_format}" else beside(f".{audio_format}")
+    return PiecePaths(midi, audio, beside(".png"), beside(".loop.json"))
 
 
 def _check_range(option: str, value: float | None, bounds: tuple[float, float], unit: str = "") -> None:
