@@ -76,7 +76,7 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     """Score a generator; returns the report folder."""
     model = Path(model)
     name = name or (model.stem if model.is_file() else model.name)
-    generator = load_generator(model)
+    generator = load_generator(model, "evaluate")
     real_rolls = sample_rolls(real, n, seed, "evaluate")
     reference_rolls = sample_rolls(reference, n, seed, "evaluate")
     training = load_all(train_images)

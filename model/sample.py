@@ -45,31 +45,31 @@ SEAM_WINDOW_SECONDS = 0.1  # a loop's seam is put where the 100 ms before and af
 SEAM_SAMPLE_RATE = 44100  # the reference rendering the seam is chosen on (the default rate: usually reused)
 
 
-def load_generator(path: Path) -> keras.Model:
+def load_generator(path: Path, stage: str = "sample") -> keras.Model:
     """A generator from a .keras file or a run folder (its newest checkpoint), with a clear error otherwise."""
     path = Path(path)
     if path.is_dir():
-        newest = checkpoint.newest_valid(path / "checkpoints", "sample") or checkpoint.newest_valid(path, "sample")
+        newest = checkpoint.newest_valid(path / "checkpoints", stage) or checkpoint.newest_valid(path, stage)
         if newest is None:
-            raise SystemExit(f"sample: no usable checkpoint in {path}")
+            raise SystemExit(f"{stage}: no usable checkpoint in {path}")
         path = newest / "generator.keras"
     if not path.is_file():
-        raise SystemExit(f"sample: model {path} not found")
+        raise SystemExit(f"{stage}: model {path} not found")
     if path.stat().st_size == 0:
-        raise SystemExit(f"sample: cannot load model {path}: empty file (0 bytes)")
+        raise SystemExit(f"{stage}: cannot load model {path}: empty file (0 bytes)")
     if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
-        raise SystemExit(f"sample: cannot load model {path}: not a .keras model file "
+        raise SystemExit(f"{stage}: cannot load model {path}: not a .keras model file "
                          "(a .keras file is a zip archive; this one is truncated or something else)")
     try:
         generator = keras.models.load_model(path, compile=False)
     except Exception as error:  # keras reports broken files with many exception types; one line for all
-        raise SystemExit(f"sample: cannot load model {path}: {first_line(error)}") from None
+        raise SystemExit(f"{stage}: cannot load model {path}: {first_line(error)}") from None
     try:
         input_shape, output_shape = tuple(generator.input_shape), tuple(generator.output_shape)
     except (AttributeError, TypeError, ValueError):  # a model with several or no inputs/outputs
-        raise SystemExit(f"sample: {path} is not a generator (no single input and output)") from None
+        raise SystemExit(f"{stage}: {path} is not a generator (no single input and output)") from None
     if tuple(output_shape[1:]) != (*IMAGE_SHAPE, 1) or len(input_shape) != 2:
-        raise SystemExit(f"sample: {path} maps {input_shape} -> {output_shape}, "
+        raise SystemExit(f"{stage}: {path} maps {input_shape} -> {output_shape}, "
                          f"not a latent vector -> {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}x1 generator")
     return generator
 
