@@ -75,7 +75,8 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
              name: str | None = None, reports: Path = Path("reports"), seed: int = 0) -> Path:
     """Score a generator; returns the report folder."""
     model = Path(model)
-    name = name or (model.stem if model.is_file() else model.name)
+    if name is None:  # pretrained/generator.keras -> "pretrained", runs/x -> "x", mine.keras -> "mine"
+        name = model.parent.name if model.is_file() and model.stem == "generator" else model.stem
     generator = load_generator(model, "evaluate")
     real_rolls = sample_rolls(real, n, seed, "evaluate")
     reference_rolls = sample_rolls(reference, n, seed, "evaluate")
