@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept on disk (default: 3)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other TrainConfig setting (model/config.py), e.g. --set input_noise=0; repeatable")
 
     p = commands.add_parser("evaluate", help="compare a generator's rolls with real ones; writes a report")
     p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
@@ -185,10 +187,12 @@ def run(args: argparse.Namespace) -> int:
                                   steps_per_beat=args.steps_per_beat, threshold=args.threshold)
         return 1 if failures else 0
     if args.command == "train":
+        from model.config import parse_settings
         from model.train import train
 
         overrides = {k: v for k, v in vars(args).items()
-                     if k not in ("command", "preset", "images", "run_dir", "resume") and v is not None}
+                     if k not in ("command", "preset", "images", "run_dir", "resume", "settings") and v is not None}
+        overrides.update(parse_settings(args.settings))
         train(images=args.images, run_dir=args.run_dir, resume=args.resume, preset=args.preset, **overrides)
         return 0
     if args.command == "evaluate":

@@ -75,6 +75,22 @@ class TrainConfig:
         return cls(**fields)
 
 
+def parse_settings(items: list[str]) -> dict[str, object]:
+    """`name=value` strings into TrainConfig overrides; values are JSON (0.5, true, [1, 2], "adam") or bare words."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    settings: dict[str, object] = {}
+    for item in items:
+        name, separator, text = item.partition("=")
+        if not separator or name not in known:
+            raise SystemExit(f"train: --set {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(known))}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        settings[name] = tuple(value) if isinstance(value, list) else value
+    return settings
+
+
 PRESETS: dict[str, dict[str, object]] = {
     "default": {},
     # The original repository's model, rebuilt from its description, as the baseline to beat:

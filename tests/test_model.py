@@ -200,3 +200,15 @@ def test_the_best_validation_checkpoint_is_kept(tmp_path):
     assert best["validation_fd"] == pytest.approx(min(scores), abs=1e-3)
     assert best["checkpoint"] == f"step_{2 * (1 + int(np.argmin(scores))):08d}"
     assert (run / "best" / "generator.keras").is_file()
+
+
+def test_set_overrides_any_setting_and_refuses_unknown_names():
+    from model.config import parse_settings
+
+    assert parse_settings(["input_noise=0", "optimizer=rmsprop", "generator_channels=[8, 4, 4, 2]",
+                           "spectral_norm=false"]) == {"input_noise": 0, "optimizer": "rmsprop",
+                                                       "generator_channels": (8, 4, 4, 2), "spectral_norm": False}
+    with pytest.raises(SystemExit, match="no_such_thing"):
+        parse_settings(["no_such_thing=1"])
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        parse_settings(["input_noise"])
