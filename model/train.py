@@ -190,7 +190,7 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
                 means = np.mean(interval, axis=0)
                 fd = score(average) if score else float("nan")
                 row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
-                       round(len(interval) * batch / max(now - interval_started, 1e-9), 2), round(now - started, 1),
+                       round(len(interval) * batch / max(now - interval_started, 1e-9), 4), round(now - started, 1),
                        round(fd, 3))
                 loop_state = {"balance": dataclasses.asdict(balance), "best_fd": min(best_fd, fd)}
                 try:
