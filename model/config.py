@@ -17,15 +17,16 @@ class TrainConfig:
     generator_channels: tuple[int, ...] = (128, 64, 32, 16)
     discriminator_channels: tuple[int, ...] = (16, 32, 64, 128)
     dropout: float = 0.3
-    # Gaussian noise on D's inputs while training: blurs the sharp edge between real and generated
-    # rolls so that D cannot win outright and leave the generator no gradient to follow.
-    input_noise: float = 0.2
+    # Gaussian noise (this sd) on D's inputs while training blurs the edge between real and generated
+    # rolls so that D cannot win outright. Needed before spectral normalization and augmentation; with
+    # them it only weakened D (best validation FD 54 with 0.2, 48 without, same 60-minute budget).
+    input_noise: float = 0.0
     spectral_norm: bool = True  # on D's layers: bounds how sharply D can change, so G's gradients stay useful
     minibatch_std: bool = True  # D sees the batch's spread, so a generator drawing one roll over and over shows
-    # DiffAugment: the same random circular time shift (up to this many steps) and transposition
-    # (up to this many semitones) on every roll D sees, real and generated, so D cannot memorise the
-    # 16k training rolls; both change where the music is, not what it is.
-    augment_shift: int = 150
+    # DiffAugment: the same random time shift (up to this many steps) and transposition (up to this
+    # many semitones) on every roll D sees, real and generated, so D cannot memorise the 16k training
+    # rolls; both change where the music is, not what it is.
+    augment_shift: int = 32
     augment_transpose: int = 3
     # Optimisation.
     batch_size: int = 16
