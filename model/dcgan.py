@@ -195,5 +195,5 @@ def build_dcgan(config: TrainConfig) -> Models:
     if config.ema:
         average = build_g(config)
         for target, source in zip(average.variables, generator.variables, strict=True):
-            target.assign(source)
+            target.assign(keras.ops.convert_to_numpy(source))  # a copy: JAX may donate the source buffer
     return Models(generator, discriminator, combined, average)
