@@ -23,9 +23,9 @@ class TrainConfig:
     input_noise: float = 0.0
     spectral_norm: bool = True  # on D's layers: bounds how sharply D can change, so G's gradients stay useful
     minibatch_std: bool = True  # D sees the batch's spread, so a generator drawing one roll over and over shows
-    # DiffAugment: the same random time shift (up to this many steps) and transposition (up to this
-    # many semitones) on every roll D sees, real and generated, so D cannot memorise the 16k training
-    # rolls; both change where the music is, not what it is.
+    # DiffAugment: the same random circular time shift (up to this many steps) and transposition (up
+    # to this many semitones) on every roll D sees, real and generated, so D cannot memorise the 16k
+    # training rolls; both change where the music is, not what it is.
     augment_shift: int = 32
     augment_transpose: int = 3
     # Optimisation.

@@ -35,12 +35,10 @@ class Models(NamedTuple):
 
 
 class MusicAugment(layers.Layer):
-    """DiffAugment for piano rolls: one random time shift and transposition per batch, training only.
+    """DiffAugment for piano rolls: one random circular time shift and transposition per batch, training only.
 
-    What moves out of the image is dropped and silence moves in: wrapping it round instead
-    put the lowest notes of real rolls on the top rows, and the generator learned to draw
-    streaks up there. Differentiable (a gather and a mask), so it sits inside D and also
-    transforms the generator's rolls on the way to D's verdict when the generator trains.
+    Differentiable (a gather), so it sits inside D and also transforms the generator's
+    rolls on the way to D's verdict when the generator trains.
     """
 
     def __init__(self, max_shift: int, max_transpose: int, seed: int | None = None, **kwargs):
@@ -51,21 +49,11 @@ class MusicAugment(layers.Layer):
     def call(self, rolls, training=False):
         if not training:
             return rolls
+        height, width = rolls.shape[1], rolls.shape[2]
         shift = keras.random.randint((), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
         transpose = keras.random.randint((), -self.max_transpose, self.max_transpose + 1, seed=self.seed_generator)
-        rolls = self._move(rolls, shift, axis=2)
-        return self._move(rolls, transpose, axis=1)
-
-    @staticmethod
-    def _move(rolls, offset, axis: int):
-        """rolls[..., i + offset, ...] along `axis`, silence (-1) where that falls outside the image."""
-        size = rolls.shape[axis]
-        source = ops.arange(size) + offset
-        inside = ops.logical_and(source >= 0, source < size)
-        moved = ops.take(rolls, ops.clip(source, 0, size - 1), axis=axis)
-        mask_shape = [1, 1, 1, 1]
-        mask_shape[axis] = size
-        return ops.where(ops.reshape(inside, mask_shape), moved, -1.0)
+        rolls = ops.take(rolls, ops.mod(ops.arange(width) + shift, width), axis=2)
+        return ops.take(rolls, ops.mod(ops.arange(height) + transpose, height), axis=1)
 
     def get_config(self):
         return {**super().get_config(), "max_shift": self.max_shift, "max_transpose": self.max_transpose}
