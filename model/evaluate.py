@@ -39,19 +39,26 @@ class SetScores:
     nearest_training: np.ndarray  # (n,) Jaccard distance of each roll to its closest training roll
 
 
+@dataclass
+class RealSet:
+    """What every set is scored against, computed once: the real rolls' features and pitch classes."""
+
+    features: np.ndarray
+    pitch_classes: np.ndarray
+
+
 def pooled_pitch_classes(rolls: np.ndarray) -> np.ndarray:
     """Notes per pitch class over a whole set of rolls."""
     return sum(np.bincount(roll_to_notes(r)[:, 0] % 12, minlength=12) for r in rolls).astype(np.float64)
 
 
-def score_set(rolls: np.ndarray, real: np.ndarray, real_features: np.ndarray, training: np.ndarray) -> SetScores:
-    """Every set-level score of `rolls` against the real set."""
-    own = metrics.features(rolls)
-    scale = metrics.Standardizer(real_features)
+def score_set(rolls: np.ndarray, own: np.ndarray, real: RealSet, training: np.ndarray) -> SetScores:
+    """Every set-level score of `rolls` (with feature matrix `own`) against the real set."""
+    scale = metrics.Standardizer(real.features)
     return SetScores(
         statistics=metrics.statistics_of(own),
-        frechet_distance=metrics.frechet_distance(real_features, own),
-        pitch_class_overlap=metrics.histogram_overlap(pooled_pitch_classes(real), pooled_pitch_classes(rolls)),
+        frechet_distance=metrics.frechet_distance(real.features, own),
+        pitch_class_overlap=metrics.histogram_overlap(real.pitch_classes, pooled_pitch_classes(rolls)),
         diversity=metrics.mean_pairwise_distance(scale(own)),
         nearest_training=metrics.nearest_jaccard_distance(rolls, training),
     )
@@ -83,11 +90,12 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     training = load_all(train_images)
     generated = generate_in_batches(generator, n, seed)
     real_features = metrics.features(real_rolls)
-    real_scores = score_set(real_rolls, real_rolls, real_features, training)
+    real_set = RealSet(real_features, pooled_pitch_classes(real_rolls))
+    real_scores = score_set(real_rolls, real_features, real_set, training)
     sets = {
         "real (test)": real_scores,
-        "real (validation)": score_set(reference_rolls, real_rolls, real_features, training),
-        name: score_set(generated, real_rolls, real_features, training),
+        "real (validation)": score_set(reference_rolls, metrics.features(reference_rolls), real_set, training),
+        name: score_set(generated, metrics.features(generated), real_set, training),
     }
     folder = reports / name
     folder.mkdir(parents=True, exist_ok=True)
