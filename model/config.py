@@ -26,6 +26,9 @@ class TrainConfig:
     # DiffAugment: the same random circular time shift (up to this many steps) and transposition (up
     # to this many semitones) on every roll D sees, real and generated, so D cannot memorise the 16k
     # training rolls; both change where the music is, not what it is.
+    # The generator's output rounded to silence, sustain and onset, with a straight-through gradient
+    # (see SnapToLevels): D judges the notes `sample` will play, so broken notes cost G something.
+    snap_output: bool = True
     augment_shift: int = 32
     augment_transpose: int = 3
     # Optimisation.
@@ -34,6 +37,7 @@ class TrainConfig:
     learning_rate: float = 2e-4
     beta_1: float = 0.5  # Adam only
     clip_value: float | None = None  # clip each gradient element to +-this
+    mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (see ModeSeeking; 0: none)
     real_label: float = 0.9  # one-sided label smoothing keeps D from growing over-confident on real rolls
     label_noise: float = 0.0  # add uniform noise in [0, this) to every real and fake label
     # The generator kept for sampling is a moving average of the trained one's weights over roughly
@@ -53,8 +57,8 @@ class TrainConfig:
     validation_rolls: int = 256  # real and generated rolls behind each checkpoint's validation score (0: none)
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
-                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "augment_shift", "augment_transpose",
-                    "optimizer", "ema")
+                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "augment_shift",
+                    "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:
@@ -71,6 +75,7 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         fields = json.loads(path.read_text())
+        fields.setdefault("snap_output", False)  # runs saved before the setting existed drew soft levels
         for name in ("base_shape", "generator_channels", "discriminator_channels"):
             fields[name] = tuple(fields[name])
         return cls(**fields)
@@ -102,6 +107,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "input_noise": 0.0,
         "spectral_norm": False,
         "minibatch_std": False,
+        "snap_output": False,
         "augment_shift": 0,
         "augment_transpose": 0,
         "optimizer": "rmsprop",

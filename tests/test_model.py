@@ -15,7 +15,8 @@ from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL
 from model import checkpoint
 from model.config import TrainConfig
 from model.data import ImageStream, list_images
-from model.dcgan import MusicAugment, build_dcgan
+from model.dcgan import ModeSeeking, MusicAugment, SnapToLevels, build_dcgan
+from model.generate import generate_rolls
 from model.train import Balance, train, update_average
 
 TINY = TrainConfig.from_preset("tiny")
@@ -174,6 +175,46 @@ def test_music_augment_shifts_time_and_pitch_circularly_and_only_while_training(
         assert len(found) == 1
         seen.add(found[0])
     assert len(seen) > 1  # a new shift each batch
+
+
+def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_through():
+    from img2midi.core import roll_to_notes
+
+    soft = np.random.default_rng(0).uniform(-1, 1, (3, *IMAGE_SHAPE, 1)).astype(np.float32)
+    snapped = keras.ops.convert_to_numpy(SnapToLevels()(soft))
+    pixels = np.clip(np.rint((snapped + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    assert set(np.unique(pixels)) == {0, SUSTAIN_LEVEL, ONSET_LEVEL}
+    soft_pixels = np.clip(np.rint((soft + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    for a, b in zip(soft_pixels[..., 0], pixels[..., 0], strict=True):  # the same notes, only cleaner levels
+        assert np.array_equal(roll_to_notes(a), roll_to_notes(b))
+
+    generator, discriminator, combined, _ = build_dcgan(TINY.replace(snap_output=True))
+    assert set(np.unique(generate_rolls(generator, np.ones((2, 14), np.float32)))) <= {0, SUSTAIN_LEVEL, ONSET_LEVEL}
+    before = generator.get_weights()
+    discriminator.trainable = False
+    combined.train_on_batch(np.random.default_rng(1).standard_normal((4, 14)).astype(np.float32), np.ones((4, 1)))
+    assert all(not np.array_equal(a, b) for a, b in zip(before, generator.get_weights(), strict=True)
+               if a.ndim > 1)  # every kernel learned through the rounding
+
+
+def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
+    latent = np.random.default_rng(0).standard_normal((8, 14)).astype(np.float32)
+    same = np.zeros((8, *IMAGE_SHAPE, 1), np.float32)
+    layer = ModeSeeking(2.0)
+    assert np.array_equal(keras.ops.convert_to_numpy(layer([latent, same])), same)  # passes the rolls on
+    assert float(keras.ops.convert_to_numpy(layer.losses[-1])) == pytest.approx(2.0)  # identical: full charge
+    varied = np.random.default_rng(1).choice([-1.0, 1.0], (8, *IMAGE_SHAPE, 1)).astype(np.float32)
+    layer = ModeSeeking(2.0)
+    layer([latent, varied])  # pixels differ by 1 on average, far more than real rolls' 0.107
+    assert float(keras.ops.convert_to_numpy(layer.losses[-1])) == 0.0
+
+
+def test_runs_saved_before_snapping_existed_load_unsnapped(tmp_path):
+    saved = json.loads(json.dumps(__import__("dataclasses").asdict(TINY)))
+    del saved["snap_output"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert TrainConfig.load(tmp_path / "config.json").snap_output is False
+    assert TINY.snap_output is True and TrainConfig.from_preset("seed2023").snap_output is False
 
 
 def test_weight_average_moves_toward_the_trained_generator():
