@@ -56,13 +56,23 @@ def list_images(folder: Path, stage: str = "train") -> list[Path]:
     return usable
 
 
+def pixels_to_tanh(pixels: np.ndarray | float) -> np.ndarray | float:
+    """Pixel levels [0, 255] -> the generator's tanh range [-1, 1]."""
+    return pixels / 127.5 - 1.0
+
+
+def tanh_to_pixels(values: np.ndarray) -> np.ndarray:
+    """The generator's tanh range [-1, 1] -> uint8 pixel levels, rounded to the nearest."""
+    return np.clip(np.rint((values + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
 def load_roll(path: Path) -> np.ndarray:
     """One PNG as float32 (106, 300, 1) in [-1, 1], the generator's tanh range."""
     try:
         pixels = read_roll_png(path).astype(np.float32)
     except (OSError, ValueError) as error:
         raise SystemExit(f"train: {path}: {error}") from None
-    return (pixels / 127.5 - 1.0)[..., None]
+    return pixels_to_tanh(pixels)[..., None]
 
 
 def sample_rolls(folder: Path, count: int, seed: int = 0, stage: str = "train") -> np.ndarray:

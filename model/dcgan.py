@@ -16,6 +16,7 @@ from keras import layers, ops
 from img2midi.core import DEFAULT_THRESHOLD, ONSET_THRESHOLD
 from midi2img.spec import N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS
 from model.config import TrainConfig
+from model.data import pixels_to_tanh
 
 IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS, 1)
 
@@ -60,25 +61,20 @@ class MusicAugment(layers.Layer):
         return {**super().get_config(), "max_shift": self.max_shift, "max_transpose": self.max_transpose}
 
 
-def pixel_to_tanh(level: float) -> float:
-    """Where a pixel level sits in the generator's tanh range ([-1, 1] is [0, 255], see generate_rolls)."""
-    return level / 127.5 - 1.0
-
-
 @keras.saving.register_keras_serializable(package="pianola")
 class SnapToLevels(layers.Layer):
     """Rounds the generator's output to the three pixel levels a real roll has: silence, sustain, onset.
 
     A soft output flickers around the decoder's thresholds, and every dip below "sounding"
-    splits a note in two (the shipped step-800 generator drew 2x the real onsets and notes of
-    a third the real length this way). Snapped, D sees exactly what `sample` will play and
+    splits a note in two (the soft step-800 generator of `stronger-d-60m` drew 2x the real
+    notes, a third the real length, this way). Snapped, D sees exactly what `sample` will play and
     punishes broken notes. The gradient passes straight through the rounding, as in the
     binary neurons of BinaryMuseGAN (Dong and Yang, 2018).
     """
 
-    SOUNDING = pixel_to_tanh(DEFAULT_THRESHOLD - 0.5)  # generate_rolls rounds to the nearest level
-    ONSET = pixel_to_tanh(ONSET_THRESHOLD - 0.5)
-    SUSTAIN = pixel_to_tanh(SUSTAIN_LEVEL)
+    SOUNDING = pixels_to_tanh(DEFAULT_THRESHOLD - 0.5)  # tanh_to_pixels rounds to the nearest level
+    ONSET = pixels_to_tanh(ONSET_THRESHOLD - 0.5)
+    SUSTAIN = pixels_to_tanh(SUSTAIN_LEVEL)
 
     def call(self, x):
         levels = ops.where(x >= self.ONSET, 1.0, ops.where(x >= self.SOUNDING, self.SUSTAIN, -1.0))

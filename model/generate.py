@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from model.data import tanh_to_pixels
+
 
 def latents(seed: int | list[int], count: int, latent_dim: int) -> np.ndarray:
     """Standard-normal latent vectors, a pure function of the seed."""
@@ -13,8 +15,7 @@ def latents(seed: int | list[int], count: int, latent_dim: int) -> np.ndarray:
 
 def generate_rolls(generator: keras.Model, z: np.ndarray) -> np.ndarray:
     """(n, latent_dim) -> (n, 106, 300) uint8 rolls, mapping tanh's [-1, 1] onto [0, 255]."""
-    images = np.asarray(generator.predict_on_batch(z), dtype=np.float32)[..., 0]
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return tanh_to_pixels(np.asarray(generator.predict_on_batch(z), dtype=np.float32)[..., 0])
 
 
 def roll_grid(rolls: np.ndarray, columns: int = 2, gap: int = 2) -> np.ndarray:

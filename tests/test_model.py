@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from PIL import Image
 from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL
 from model import checkpoint
 from model.config import TrainConfig
-from model.data import ImageStream, list_images
+from model.data import ImageStream, list_images, tanh_to_pixels
 from model.dcgan import ModeSeeking, MusicAugment, SnapToLevels, build_dcgan
 from model.generate import generate_rolls
 from model.train import Balance, train, update_average
@@ -182,9 +183,9 @@ def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_
 
     soft = np.random.default_rng(0).uniform(-1, 1, (3, *IMAGE_SHAPE, 1)).astype(np.float32)
     snapped = keras.ops.convert_to_numpy(SnapToLevels()(soft))
-    pixels = np.clip(np.rint((snapped + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    pixels = tanh_to_pixels(snapped)
     assert set(np.unique(pixels)) == {0, SUSTAIN_LEVEL, ONSET_LEVEL}
-    soft_pixels = np.clip(np.rint((soft + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    soft_pixels = tanh_to_pixels(soft)
     for a, b in zip(soft_pixels[..., 0], pixels[..., 0], strict=True):  # the same notes, only cleaner levels
         assert np.array_equal(roll_to_notes(a), roll_to_notes(b))
 
@@ -210,7 +211,7 @@ def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
 
 
 def test_runs_saved_before_snapping_existed_load_unsnapped(tmp_path):
-    saved = json.loads(json.dumps(__import__("dataclasses").asdict(TINY)))
+    saved = dataclasses.asdict(TINY)
     del saved["snap_output"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert TrainConfig.load(tmp_path / "config.json").snap_output is False
