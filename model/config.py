@@ -29,6 +29,9 @@ class TrainConfig:
     # The generator's output rounded to silence, sustain and onset, with a straight-through gradient
     # (see SnapToLevels): D judges the notes `sample` will play, so broken notes cost G something.
     snap_output: bool = True
+    # D also reads whole-roll summaries (pitch-class and register shares, density) and their batch sd
+    # (see RollSummary): key and texture are properties of the whole roll that convolutions learn slowly.
+    summary_view: bool = False
     augment_shift: int = 32
     augment_transpose: int = 3
     # Optimisation.
@@ -57,8 +60,8 @@ class TrainConfig:
     validation_rolls: int = 256  # real and generated rolls behind each checkpoint's validation score (0: none)
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
-                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "augment_shift",
-                    "augment_transpose", "optimizer", "ema")
+                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "summary_view",
+                    "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:
@@ -76,6 +79,7 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         fields = json.loads(path.read_text())
         fields.setdefault("snap_output", False)  # runs saved before the setting existed drew soft levels
+        fields.setdefault("summary_view", False)  # ...and their discriminators had no summary view
         for name in ("base_shape", "generator_channels", "discriminator_channels"):
             fields[name] = tuple(fields[name])
         return cls(**fields)

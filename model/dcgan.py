@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from img2midi.core import DEFAULT_THRESHOLD, ONSET_THRESHOLD
-from midi2img.spec import N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS
+from midi2img.spec import HIGHEST_PITCH, N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS
 from model.config import TrainConfig
 from model.data import pixels_to_tanh
 
@@ -114,6 +115,49 @@ class MinibatchStd(layers.Layer):
         return ops.concatenate([features, ops.ones_like(features[..., :1]) * spread], axis=-1)
 
 
+def _fold(groups: np.ndarray) -> np.ndarray:
+    """(N_PITCHES, n_groups) 0/1 matrix that sums image rows into groups, scaled so a uniform roll gives 1 each."""
+    n_groups = int(groups.max()) + 1
+    matrix = np.zeros((N_PITCHES, n_groups), dtype="float32")
+    matrix[np.arange(N_PITCHES), groups] = 1.0
+    return matrix * n_groups
+
+
+class RollSummary(layers.Layer):
+    """What a musician reads off a whole roll at a glance, as D's second view of it, with the batch's spread.
+
+    The convolutional trunk sees local patterns; a key (which 7 of the 12 pitch classes are
+    used, in every octave and all the way through), the register and how busy the roll is are
+    properties of the whole image that it learns slowly. Generators without this view drew
+    every roll in no key (pitch-class entropy 3.50 bits against 3.11 for real rolls) and with
+    the same texture (per-roll sd of the pitch-class shares 0.2 of real). Per roll: shares of
+    sounding pixels on the 12 pitch classes and in 18 six-semitone bands, the sounding share
+    of the image and the onset share of what sounds; then each of those values' sd over the
+    batch (minibatch sd, per feature), so that D sees a batch that lacks real music's variety.
+    """
+
+    ROW_PITCHES = HIGHEST_PITCH - np.arange(N_PITCHES)
+    PITCH_CLASSES = _fold(ROW_PITCHES % 12)
+    BANDS = _fold((ROW_PITCHES - ROW_PITCHES.min()) // 6)
+    SOUNDING = pixels_to_tanh(SUSTAIN_LEVEL)
+
+    def call(self, rolls):
+        rolls = rolls[..., 0]
+        sounding = ops.clip((rolls + 1.0) / (self.SOUNDING + 1.0), 0.0, 1.0)  # silence 0, sustain and onset 1
+        onsets = ops.clip((rolls - self.SOUNDING) / (1.0 - self.SOUNDING), 0.0, 1.0)  # onset 1, else 0
+        per_row = ops.sum(sounding, axis=2)  # (batch, rows)
+        sounding_total = ops.sum(per_row, axis=1, keepdims=True)
+        total = ops.maximum(sounding_total, 1.0)  # an empty roll: all shares 0
+        summary = ops.concatenate([
+            ops.matmul(per_row, ops.convert_to_tensor(self.PITCH_CLASSES)) / total,
+            ops.matmul(per_row, ops.convert_to_tensor(self.BANDS)) / total,
+            10.0 * sounding_total / (N_PITCHES * WINDOW_STEPS),  # about 0.4 for a real roll
+            2.0 * ops.sum(onsets, axis=(1, 2))[:, None] / total,
+        ], axis=1)
+        spread = ops.sqrt(ops.var(summary, axis=0, keepdims=True) + 1e-8)
+        return ops.concatenate([summary, ops.ones_like(summary) * spread], axis=1)
+
+
 def build_generator(config: TrainConfig) -> keras.Model:
     """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a 7x19 map, four doublings, crop to 106x300."""
     height, width = config.base_shape
@@ -151,12 +195,18 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
         x = MusicAugment(config.augment_shift, config.augment_transpose, seed=config.seed)(x)
     if config.input_noise:
         x = layers.GaussianNoise(config.input_noise, seed=config.seed)(x)
+    summary = None
+    if config.summary_view:
+        summary = normalized(layers.Dense(64))(RollSummary()(x))
+        summary = layers.LeakyReLU(0.2)(summary)
     for filters in config.discriminator_channels:
         x = normalized(layers.Conv2D(filters, 4, strides=2, padding="same"))(x)
         x = layers.LeakyReLU(0.2)(x)
     if config.minibatch_std:
         x = MinibatchStd()(x)
     x = layers.Flatten()(x)
+    if summary is not None:
+        x = layers.Concatenate()([x, summary])
     x = layers.Dropout(config.dropout, seed=config.seed)(x)
     x = normalized(layers.Dense(1))(x)
     x = layers.Activation("sigmoid")(x)

@@ -15,8 +15,8 @@ from PIL import Image
 from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL
 from model import checkpoint
 from model.config import TrainConfig
-from model.data import ImageStream, list_images, tanh_to_pixels
-from model.dcgan import ModeSeeking, MusicAugment, SnapToLevels, build_dcgan
+from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
+from model.dcgan import ModeSeeking, MusicAugment, RollSummary, SnapToLevels, build_dcgan
 from model.generate import generate_rolls
 from model.train import Balance, train, update_average
 
@@ -210,11 +210,43 @@ def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
     assert float(keras.ops.convert_to_numpy(layer.losses[-1])) == 0.0
 
 
+def test_roll_summary_reads_key_register_density_and_the_batch_spread():
+    roll = np.zeros(IMAGE_SHAPE, np.float32)
+    for pitch in (60, 64):  # C4 and E4, four steps each: one onset, three sustain
+        row = 126 - pitch
+        roll[row, 10:14] = SUSTAIN_LEVEL
+        roll[row, 10] = ONSET_LEVEL
+    rolls = pixels_to_tanh(np.stack([roll, roll, np.zeros(IMAGE_SHAPE, np.float32)]))[..., None]
+    summary = keras.ops.convert_to_numpy(RollSummary()(rolls))
+    classes, bands, density, onset_share, spread = (summary[:, :12], summary[:, 12:30], summary[:, 30],
+                                                     summary[:, 31], summary[:, 32:])
+    # Shares of the 8 sounding pixels, scaled so that an even spread would give 1 each.
+    np.testing.assert_allclose(classes[0], np.eye(12)[0] * 6 + np.eye(12)[4] * 6, atol=1e-5)
+    np.testing.assert_allclose(bands[0], np.eye(18)[(60 - 21) // 6] * 9 + np.eye(18)[(64 - 21) // 6] * 9, atol=1e-5)
+    assert density[0] == pytest.approx(10 * 8 / (106 * 300)) and onset_share[0] == pytest.approx(2 * 2 / 8)
+    np.testing.assert_allclose(summary[2, :32], 0.0, atol=1e-6)  # an empty roll: nothing, and no division by zero
+    assert spread[0, 0] == pytest.approx(np.std([6, 6, 0]), rel=1e-4)  # each value's sd over the batch...
+    assert np.all(spread == spread[0])  # ...the same for every roll in it
+    same = keras.ops.convert_to_numpy(RollSummary()(rolls[:2]))
+    assert np.all(same[:, 32:] < 1e-3)  # two identical rolls: no spread
+
+
+def test_the_summary_view_trains_with_the_discriminator():
+    models = build_dcgan(TINY.replace(summary_view=True))
+    # The summary's dense layer: 32 summary values and their 32 batch sds in, 64 units out.
+    kernel = next(w for w in models.discriminator.trainable_weights if tuple(w.shape) == (64, 64))
+    before = keras.ops.convert_to_numpy(kernel)
+    rolls = generate_rolls(models.generator, np.ones((4, 14), np.float32))[..., None]
+    models.discriminator.train_on_batch(pixels_to_tanh(rolls.astype(np.float32)), np.zeros((4, 1)))
+    assert not np.array_equal(before, keras.ops.convert_to_numpy(kernel))
+
+
 def test_runs_saved_before_snapping_existed_load_unsnapped(tmp_path):
     saved = dataclasses.asdict(TINY)
-    del saved["snap_output"]
+    del saved["snap_output"], saved["summary_view"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert TrainConfig.load(tmp_path / "config.json").snap_output is False
+    old = TrainConfig.load(tmp_path / "config.json")
+    assert old.snap_output is False and old.summary_view is False
     assert TINY.snap_output is True and TrainConfig.from_preset("seed2023").snap_output is False
 
 
