@@ -29,8 +29,8 @@ class TrainConfig:
     # The generator's output rounded to silence, sustain and onset, with a straight-through gradient
     # (see SnapToLevels): D judges the notes `sample` will play, so broken notes cost G something.
     snap_output: bool = True
-    # D also reads whole-roll summaries (pitch-class and register shares, density) and their batch sd
-    # (see RollSummary): key and texture are properties of the whole roll that convolutions learn slowly.
+    # D also reads whole-roll summaries (pitch-class and register shares, density; see RollSummary):
+    # key and texture are properties of the whole roll that convolutions learn slowly.
     summary_view: bool = False
     augment_shift: int = 32
     augment_transpose: int = 3
