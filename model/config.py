@@ -31,7 +31,7 @@ class TrainConfig:
     snap_output: bool = True
     # D also reads whole-roll summaries (pitch-class and register shares, density; see RollSummary):
     # key and texture are properties of the whole roll that convolutions learn slowly.
-    summary_view: bool = False
+    summary_view: bool = True
     augment_shift: int = 32
     augment_transpose: int = 3
     # Optimisation.
@@ -40,7 +40,7 @@ class TrainConfig:
     learning_rate: float = 2e-4
     beta_1: float = 0.5  # Adam only
     clip_value: float | None = None  # clip each gradient element to +-this
-    mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (see ModeSeeking; 0: none)
+    mode_seeking: float = 1.0  # weight of the mode-seeking term in G's loss (see ModeSeeking; 0: none)
     real_label: float = 0.9  # one-sided label smoothing keeps D from growing over-confident on real rolls
     label_noise: float = 0.0  # add uniform noise in [0, this) to every real and fake label
     # The generator kept for sampling is a moving average of the trained one's weights over roughly
@@ -79,7 +79,8 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         fields = json.loads(path.read_text())
         fields.setdefault("snap_output", False)  # runs saved before the setting existed drew soft levels
-        fields.setdefault("summary_view", False)  # ...and their discriminators had no summary view
+        fields.setdefault("summary_view", False)  # ...and their discriminators had no summary view...
+        fields.setdefault("mode_seeking", 0.0)  # ...and their generators no mode-seeking term
         for name in ("base_shape", "generator_channels", "discriminator_channels"):
             fields[name] = tuple(fields[name])
         return cls(**fields)
@@ -112,11 +113,13 @@ PRESETS: dict[str, dict[str, object]] = {
         "spectral_norm": False,
         "minibatch_std": False,
         "snap_output": False,
+        "summary_view": False,
         "augment_shift": 0,
         "augment_transpose": 0,
         "optimizer": "rmsprop",
         "learning_rate": 1e-4,
         "clip_value": 1.0,
+        "mode_seeking": 0.0,
         "real_label": 1.0,
         "label_noise": 0.05,
         "ema": 0.0,

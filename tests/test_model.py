@@ -228,7 +228,7 @@ def test_roll_summary_reads_key_register_and_density():
 
 
 def test_the_summary_view_trains_with_the_discriminator():
-    models = build_dcgan(TINY.replace(summary_view=True))
+    models = build_dcgan(TINY)  # the summary view is on by default
     kernel = next(w for w in models.discriminator.trainable_weights if tuple(w.shape) == (32, 64))  # summary in
     before = keras.ops.convert_to_numpy(kernel)
     rolls = generate_rolls(models.generator, np.ones((4, 14), np.float32))[..., None]
@@ -236,13 +236,15 @@ def test_the_summary_view_trains_with_the_discriminator():
     assert not np.array_equal(before, keras.ops.convert_to_numpy(kernel))
 
 
-def test_runs_saved_before_snapping_existed_load_unsnapped(tmp_path):
+def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
     saved = dataclasses.asdict(TINY)
-    del saved["snap_output"], saved["summary_view"]
+    del saved["snap_output"], saved["summary_view"], saved["mode_seeking"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     old = TrainConfig.load(tmp_path / "config.json")
-    assert old.snap_output is False and old.summary_view is False
-    assert TINY.snap_output is True and TrainConfig.from_preset("seed2023").snap_output is False
+    assert (old.snap_output, old.summary_view, old.mode_seeking) == (False, False, 0.0)
+    assert (TINY.snap_output, TINY.summary_view, TINY.mode_seeking) == (True, True, 1.0)
+    baseline = TrainConfig.from_preset("seed2023")
+    assert (baseline.snap_output, baseline.summary_view, baseline.mode_seeking) == (False, False, 0.0)
 
 
 def test_weight_average_moves_toward_the_trained_generator():
