@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from music21.analysis.discrete import KrumhanslKessler
 
+from img2midi.scales import MAJOR_SCALE, MINOR_SCALE
 from midi2img.core import quantize_notes
 from midi2img.spec import STEPS_PER_BEAT, pitch_to_row
 
 PIANO_LOWEST, PIANO_HIGHEST = 21, 108  # A0..C8: what a piano can play
 PROFILES = {mode: np.array(KrumhanslKessler().getWeights(mode)) for mode in ("major", "minor")}
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor: sad without the harmonic minor's exotic leading tone
 MAJOR_PENTATONIC = (0, 2, 4, 7, 9)
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes
+from img2midi.scales import MAJOR_SCALE, MINOR_SCALE
 from midi2img.spec import LOWEST_PITCH, N_PITCHES, STEPS_PER_BEAT
 
 SECONDS_PER_STEP = 60.0 / (120.0 * STEPS_PER_BEAT)
@@ -30,13 +31,11 @@ STATISTICS = (
     "scale_consistency",  # largest share of notes inside one of the 24 major and natural minor scales
 )
 
-MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
-MINOR_SCALE = np.array([0, 2, 3, 5, 7, 8, 10])
 # 24 rows (12 major keys, then 12 minor keys) x 12 pitch classes: True where the pitch class is in the scale.
 SCALES = np.zeros((24, 12), dtype=bool)
 for _tonic in range(12):
-    SCALES[_tonic, (MAJOR_SCALE + _tonic) % 12] = True
-    SCALES[12 + _tonic, (MINOR_SCALE + _tonic) % 12] = True
+    SCALES[_tonic, (np.array(MAJOR_SCALE) + _tonic) % 12] = True
+    SCALES[12 + _tonic, (np.array(MINOR_SCALE) + _tonic) % 12] = True
 
 PITCH_BAND = 6  # semitones per bin of the pitch histogram feature...
 N_BANDS = -(-N_PITCHES // PITCH_BAND)  # ...18 bins over the 106 image rows
