@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from img2midi.io import check_roll_png, read_roll_png
 from midi2img.spec import IMAGE_SHAPE
@@ -75,12 +76,15 @@ def load_roll(path: Path) -> np.ndarray:
     return pixels_to_tanh(pixels)[..., None]
 
 
-def sample_rolls(folder: Path, count: int, seed: int = 0, stage: str = "train") -> np.ndarray:
-    """Up to `count` of a folder's usable rolls as uint8 (n, 106, 300), a seeded choice: the same every time."""
+def sample_rolls(folder: Path, count: int | None, seed: int = 0, stage: str = "train") -> np.ndarray:
+    """Up to `count` (None: all) of a folder's usable rolls as uint8 (n, 106, 300), a seeded choice: the same
+    every time."""
     paths = list_images(folder, stage)
-    rng = np.random.default_rng(seed)
-    chosen = sorted(rng.choice(len(paths), size=min(count, len(paths)), replace=False))
-    return np.stack([read_roll_png(paths[i]) for i in chosen])
+    if count is not None and count < len(paths):
+        chosen = sorted(np.random.default_rng(seed).choice(len(paths), size=count, replace=False))
+        paths = [paths[i] for i in chosen]
+    return np.stack([read_roll_png(path) for path in tqdm(paths, desc=f"{stage}: reading {folder}", unit="roll",
+                                                             leave=False)])
 
 
 class ImageStream:

@@ -18,10 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from img2midi.core import roll_to_notes
-from img2midi.io import read_roll_png
 from midi2img.atomic import atomic_path
 from model import metrics
-from model.data import list_images, sample_rolls
+from model.data import sample_rolls
 from model.generate import generate_rolls, latents
 from model.sample import load_generator
 
@@ -71,12 +70,6 @@ def generate_in_batches(generator, count: int, seed: int) -> np.ndarray:
                            for i in tqdm(batches, desc="evaluate: generating", unit="batch", leave=False)])
 
 
-def load_all(folder: Path) -> np.ndarray:
-    paths = list_images(folder, "evaluate")
-    return np.stack([read_roll_png(p) for p in tqdm(paths, desc="evaluate: training rolls", unit="roll",
-                                                      leave=False)])
-
-
 def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
              reference: Path = Path("data/images/validation"), train_images: Path = Path("data/images/train"),
              name: str | None = None, reports: Path = Path("reports"), seed: int = 0) -> Path:
@@ -87,7 +80,7 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     generator = load_generator(model, "evaluate")
     real_rolls = sample_rolls(real, n, seed, "evaluate")
     reference_rolls = sample_rolls(reference, n, seed, "evaluate")
-    training = load_all(train_images)
+    training = sample_rolls(train_images, None, stage="evaluate")  # all of them
     generated = generate_in_batches(generator, n, seed)
     real_features = metrics.features(real_rolls)
     real_set = RealSet(real_features, pooled_pitch_classes(real_rolls))
