@@ -15,9 +15,10 @@ import numpy as np
 from keras import layers, ops
 
 from img2midi.core import DEFAULT_THRESHOLD, ONSET_THRESHOLD
-from midi2img.spec import HIGHEST_PITCH, N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS
+from midi2img.spec import LOWEST_PITCH, N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS, row_to_pitch
 from model.config import TrainConfig
 from model.data import pixels_to_tanh
+from model.metrics import PITCH_BAND
 
 IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS, 1)
 
@@ -135,15 +136,15 @@ class RollSummary(layers.Layer):
     in minibatch sd, let D tell real batches from generated ones outright, and G fell silent.)
     """
 
-    ROW_PITCHES = HIGHEST_PITCH - np.arange(N_PITCHES)
+    ROW_PITCHES = row_to_pitch(np.arange(N_PITCHES))
     PITCH_CLASSES = _fold(ROW_PITCHES % 12)
-    BANDS = _fold((ROW_PITCHES - ROW_PITCHES.min()) // 6)
-    SOUNDING = pixels_to_tanh(SUSTAIN_LEVEL)
+    BANDS = _fold((ROW_PITCHES - LOWEST_PITCH) // PITCH_BAND)  # the bands of the metrics' pitch histogram
+    SUSTAIN = SnapToLevels.SUSTAIN
 
     def call(self, rolls):
         rolls = rolls[..., 0]
-        sounding = ops.clip((rolls + 1.0) / (self.SOUNDING + 1.0), 0.0, 1.0)  # silence 0, sustain and onset 1
-        onsets = ops.clip((rolls - self.SOUNDING) / (1.0 - self.SOUNDING), 0.0, 1.0)  # onset 1, else 0
+        sounding = ops.clip((rolls + 1.0) / (self.SUSTAIN + 1.0), 0.0, 1.0)  # silence 0, sustain and onset 1
+        onsets = ops.clip((rolls - self.SUSTAIN) / (1.0 - self.SUSTAIN), 0.0, 1.0)  # onset 1, else 0
         per_row = ops.sum(sounding, axis=2)  # (batch, rows)
         sounding_total = ops.sum(per_row, axis=1, keepdims=True)
         total = ops.maximum(sounding_total, 1.0)  # an empty roll: all shares 0

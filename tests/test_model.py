@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL
+from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL, pitch_to_row
 from model import checkpoint
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
@@ -213,7 +213,7 @@ def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
 def test_roll_summary_reads_key_register_and_density():
     roll = np.zeros(IMAGE_SHAPE, np.float32)
     for pitch in (60, 64):  # C4 and E4, four steps each: one onset, three sustain
-        row = 126 - pitch
+        row = pitch_to_row(pitch)
         roll[row, 10:14] = SUSTAIN_LEVEL
         roll[row, 10] = ONSET_LEVEL
     rolls = pixels_to_tanh(np.stack([roll, np.zeros(IMAGE_SHAPE, np.float32)]))[..., None]
