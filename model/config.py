@@ -29,6 +29,7 @@ class TrainConfig:
     # The generator's output rounded to silence, sustain and onset, with a straight-through gradient
     # (see SnapToLevels): D judges the notes `sample` will play, so broken notes cost G something.
     snap_output: bool = True
+    strike_heads: bool = True  # ...and a sounding pixel after silence drawn as an onset, as real notes begin
     # D also reads whole-roll summaries (pitch-class and register shares, density; see RollSummary):
     # key and texture are properties of the whole roll that convolutions learn slowly.
     summary_view: bool = True
@@ -60,8 +61,8 @@ class TrainConfig:
     validation_rolls: int = 256  # real and generated rolls behind each checkpoint's validation score (0: none)
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
-                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "summary_view",
-                    "augment_shift", "augment_transpose", "optimizer", "ema")
+                    "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
+                    "summary_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:
@@ -79,6 +80,7 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         fields = json.loads(path.read_text())
         fields.setdefault("snap_output", False)  # runs saved before the setting existed drew soft levels
+        fields.setdefault("strike_heads", False)  # ...or struck their notes' heads...
         fields.setdefault("summary_view", False)  # ...and their discriminators had no summary view...
         fields.setdefault("mode_seeking", 0.0)  # ...and their generators no mode-seeking term
         for name in ("base_shape", "generator_channels", "discriminator_channels"):
@@ -113,6 +115,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "spectral_norm": False,
         "minibatch_std": False,
         "snap_output": False,
+        "strike_heads": False,
         "summary_view": False,
         "augment_shift": 0,
         "augment_transpose": 0,

@@ -198,6 +198,25 @@ def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_
                if a.ndim > 1)  # every kernel learned through the rounding
 
 
+def test_struck_heads_begin_every_note_with_an_onset_and_keep_the_notes():
+    from img2midi.core import roll_to_notes
+
+    sustain, silence = pixels_to_tanh(float(SUSTAIN_LEVEL)), -1.0
+    roll = np.full(IMAGE_SHAPE, silence, np.float32)
+    roll[50, 0:6] = sustain  # held over from before the window: stays a sustain
+    roll[60, 10:14] = sustain  # bare runs of sustain, as generators drew most notes
+    roll[60, 16:18] = sustain
+    roll[70, 20] = 1.0  # struck already: unchanged
+    roll[70, 21:25] = sustain
+    wobble = np.random.default_rng(0).uniform(-0.05, 0.05, (1, *IMAGE_SHAPE, 1)).astype(np.float32)
+    soft = roll[None, ..., None] + wobble  # a generator's output is never exactly on the levels
+    plain = tanh_to_pixels(keras.ops.convert_to_numpy(SnapToLevels()(soft)))[0, ..., 0]
+    struck = tanh_to_pixels(keras.ops.convert_to_numpy(SnapToLevels(strike_heads=True)(soft)))[0, ..., 0]
+    assert np.array_equal(np.argwhere(struck != plain), [[60, 10], [60, 16]])
+    assert struck[60, 10] == struck[60, 16] == ONSET_LEVEL and struck[50, 0] == SUSTAIN_LEVEL
+    assert np.array_equal(roll_to_notes(struck), roll_to_notes(plain))  # the decoder hears the same notes
+
+
 def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
     latent = np.random.default_rng(0).standard_normal((8, 14)).astype(np.float32)
     same = np.zeros((8, *IMAGE_SHAPE, 1), np.float32)
@@ -238,13 +257,14 @@ def test_the_summary_view_trains_with_the_discriminator():
 
 def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
     saved = dataclasses.asdict(TINY)
-    del saved["snap_output"], saved["summary_view"], saved["mode_seeking"]
+    del saved["snap_output"], saved["strike_heads"], saved["summary_view"], saved["mode_seeking"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     old = TrainConfig.load(tmp_path / "config.json")
-    assert (old.snap_output, old.summary_view, old.mode_seeking) == (False, False, 0.0)
-    assert (TINY.snap_output, TINY.summary_view, TINY.mode_seeking) == (True, True, 1.0)
+    assert (old.snap_output, old.strike_heads, old.summary_view, old.mode_seeking) == (False, False, False, 0.0)
+    assert (TINY.snap_output, TINY.strike_heads, TINY.summary_view, TINY.mode_seeking) == (True, True, True, 1.0)
     baseline = TrainConfig.from_preset("seed2023")
-    assert (baseline.snap_output, baseline.summary_view, baseline.mode_seeking) == (False, False, 0.0)
+    assert (baseline.snap_output, baseline.strike_heads, baseline.summary_view,
+            baseline.mode_seeking) == (False, False, False, 0.0)
 
 
 def test_weight_average_moves_toward_the_trained_generator():
