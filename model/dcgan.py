@@ -75,7 +75,7 @@ class SnapToLevels(layers.Layer):
 
     With `strike_heads`, a sounding pixel after silence is drawn as an onset, as every real note
     begins (column 0 aside: notes held over from before the window). The decoder starts a note
-    there either way, so the notes are the same; but unsnapped, generators drew most notes as
+    there either way, so the notes are the same; but unstruck, generators drew most notes as
     bare runs of sustain (582 of 813 a roll), which D took for held notes: struck, each fragment
     shows as the short note it is.
     """
