@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from img2midi.core import roll_to_notes
 from midi2img.spec import IMAGE_SHAPE, ONSET_LEVEL, SUSTAIN_LEVEL, pitch_to_row
 from model import checkpoint
 from model.config import TrainConfig
@@ -179,8 +180,6 @@ def test_music_augment_shifts_time_and_pitch_circularly_and_only_while_training(
 
 
 def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_through():
-    from img2midi.core import roll_to_notes
-
     soft = np.random.default_rng(0).uniform(-1, 1, (3, *IMAGE_SHAPE, 1)).astype(np.float32)
     snapped = keras.ops.convert_to_numpy(SnapToLevels()(soft))
     pixels = tanh_to_pixels(snapped)
@@ -199,8 +198,6 @@ def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_
 
 
 def test_struck_heads_begin_every_note_with_an_onset_and_keep_the_notes():
-    from img2midi.core import roll_to_notes
-
     sustain, silence = pixels_to_tanh(float(SUSTAIN_LEVEL)), -1.0
     roll = np.full(IMAGE_SHAPE, silence, np.float32)
     roll[50, 0:6] = sustain  # held over from before the window: stays a sustain
