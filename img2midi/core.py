@@ -5,23 +5,33 @@ from __future__ import annotations
 import numpy as np
 import pretty_midi
 
-from midi2img.spec import N_PITCHES, ONSET_LEVEL, STEPS_PER_BEAT, SUSTAIN_LEVEL, empty_notes, row_to_pitch
+from midi2img.spec import (
+    DEFAULT_VELOCITY,
+    N_PITCHES,
+    NOTE_COLUMNS,
+    ONSET_THRESHOLD,
+    STEPS_PER_BEAT,
+    empty_notes,
+    level_to_velocity,
+    row_to_pitch,
+)
 
-# A pixel sounds from this level up. Half of SUSTAIN_LEVEL: clean rolls have only 0/128/255, and a
-# generator's soft output must be clearly closer to a note than to silence to count.
+__all__ = ["DEFAULT_THRESHOLD", "ONSET_THRESHOLD", "PIANO_PROGRAM", "notes_to_midi", "roll_to_notes"]
+
+# A pixel sounds from this level up. Half of SUSTAIN_LEVEL: clean rolls have only 0, 128 and the
+# onset band 192..255, and a generator's soft output must be clearly closer to a note than to silence to count.
 DEFAULT_THRESHOLD = 64
-# A sounding pixel from this level up starts a new note even right after another sounding pixel:
-# midway between SUSTAIN_LEVEL (128) and ONSET_LEVEL (255), rounded up.
-ONSET_THRESHOLD = (SUSTAIN_LEVEL + ONSET_LEVEL + 1) // 2  # 192
 PIANO_PROGRAM = 0  # General MIDI Acoustic Grand Piano
 
 
 def roll_to_notes(roll: np.ndarray, threshold: int | None = None) -> np.ndarray:
-    """Decode a (106, T) roll into notes (n, 3) int64: pitch, start step, end step (exclusive).
+    """Decode a (106, T) roll into notes (n, 4) int64: pitch, start step, end step (exclusive), velocity.
 
-    A note starts at every sounding onset pixel (>= ONSET_THRESHOLD) and at every
-    sounding pixel after a silent one (column 0 counts as after silence); it ends
-    where the pixel stops sounding or the next onset begins. Rows sorted by start, then pitch.
+    A note starts at every sounding onset pixel (>= ONSET_THRESHOLD, midi2img.spec) and at
+    every sounding pixel after a silent one (column 0 counts as after silence); it ends
+    where the pixel stops sounding or the next onset begins. A note that starts on an onset
+    pixel has that pixel's velocity (level_to_velocity), any other DEFAULT_VELOCITY: its
+    attack is not in the image. Rows sorted by start, then pitch.
     """
     roll = np.asarray(roll)
     if roll.ndim != 2 or roll.shape[0] != N_PITCHES:
@@ -43,19 +53,24 @@ def roll_to_notes(roll: np.ndarray, threshold: int | None = None) -> np.ndarray:
     rows, cols = np.nonzero(starts)
     start_flat = rows * width + cols
     end_flat = boundary_flat[np.searchsorted(boundary_flat, start_flat, side="right")]
-    notes = np.stack([row_to_pitch(rows), cols, end_flat - rows * width], axis=1).astype(np.int64)
+    level = roll[rows, cols]
+    velocity = np.where(level >= ONSET_THRESHOLD, level_to_velocity(level), DEFAULT_VELOCITY)
+    notes = np.stack([row_to_pitch(rows), cols, end_flat - rows * width, velocity], axis=1).astype(np.int64)
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
 
 
-def notes_to_midi(notes: np.ndarray, bpm: float = 120.0, steps_per_beat: int = STEPS_PER_BEAT,
-                  velocity: int = 80) -> pretty_midi.PrettyMIDI:
-    """One-piano PrettyMIDI of the notes at a constant tempo; step s sounds at s * 60 / (bpm * steps_per_beat) s."""
+def notes_to_midi(notes: np.ndarray, bpm: float = 120.0,
+                  steps_per_beat: int = STEPS_PER_BEAT) -> pretty_midi.PrettyMIDI:
+    """One-piano PrettyMIDI of (n, 4) notes at a constant tempo, each at its own velocity.
+
+    Step s sounds at s * 60 / (bpm * steps_per_beat) s.
+    """
     seconds_per_step = 60.0 / (bpm * steps_per_beat)
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
     piano = pretty_midi.Instrument(program=PIANO_PROGRAM, name="Piano")
-    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
-    times = notes[:, 1:] * seconds_per_step
-    piano.notes = [pretty_midi.Note(velocity=velocity, pitch=int(p), start=float(s), end=float(e))
-                   for p, (s, e) in zip(notes[:, 0], times, strict=True)]
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, len(NOTE_COLUMNS))
+    times = notes[:, 1:3] * seconds_per_step
+    piano.notes = [pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(s), end=float(e))
+                   for p, (s, e), v in zip(notes[:, 0], times, notes[:, 3], strict=True)]
     pm.instruments.append(piano)
     return pm

@@ -15,12 +15,15 @@ import numpy as np
 from midi2img.spec import (
     HIGHEST_PITCH,
     LOWEST_PITCH,
+    MAX_VELOCITY,
+    MIN_VELOCITY,
     N_PITCHES,
-    ONSET_LEVEL,
+    NOTE_COLUMNS,
     SUSTAIN_LEVEL,
     WINDOW_STEPS,
     empty_notes,
     pitch_to_row,
+    velocity_to_level,
 )
 
 SUSTAIN_CC = 64
@@ -65,15 +68,18 @@ def quantize_notes(
     pitches: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
+    velocities: np.ndarray,
     ticks_per_quarter: int,
     steps_per_beat: int,
 ) -> tuple[np.ndarray, int]:
-    """Tick-time notes -> (notes array (n, 3) on the step grid, number of notes dropped for pitch range).
+    """Tick-time notes -> (notes array (n, 4) on the step grid, number of notes dropped for pitch range).
 
     A note lasts at least one step. Notes of one pitch never overlap: a note that
     would run into the next onset of its pitch is cut there, so every repeated
     note keeps its own onset pixel. Two notes quantized onto the same pitch and
-    step become one note (the longer one).
+    step become one note: the longer one, with its own velocity (equal lengths:
+    the one first in the input), so the sound that rings longest is the one kept.
+    Velocities are clipped to 1..127.
     """
     pitches = np.asarray(pitches, dtype=np.int64)
     in_range = (pitches >= LOWEST_PITCH) & (pitches <= HIGHEST_PITCH)
@@ -84,20 +90,21 @@ def quantize_notes(
     onset = ticks_to_steps(np.asarray(starts)[in_range], ticks_per_quarter, steps_per_beat)
     end = ticks_to_steps(np.asarray(ends)[in_range], ticks_per_quarter, steps_per_beat)
     end = np.maximum(end, onset + 1)
+    velocity = np.clip(np.asarray(velocities, dtype=np.int64)[in_range], MIN_VELOCITY, MAX_VELOCITY)
 
-    # Sort by pitch, onset, then longest first, so the first row of a (pitch, onset) group is the one kept.
+    # Sort by pitch, onset, then longest first (stable), so the first row of a (pitch, onset) group is the one kept.
     order = np.lexsort((-end, onset, pitches))
-    pitches, onset, end = pitches[order], onset[order], end[order]
+    pitches, onset, end, velocity = pitches[order], onset[order], end[order], velocity[order]
     first = np.ones(len(pitches), dtype=bool)
     first[1:] = (pitches[1:] != pitches[:-1]) | (onset[1:] != onset[:-1])
-    pitches, onset, end = pitches[first], onset[first], end[first]
+    pitches, onset, end, velocity = pitches[first], onset[first], end[first], velocity[first]
 
     same_pitch_next = np.zeros(len(pitches), dtype=bool)
     same_pitch_next[:-1] = pitches[1:] == pitches[:-1]
     next_onset = np.where(same_pitch_next, np.roll(onset, -1), np.iinfo(np.int64).max)
     end = np.minimum(end, next_onset)
 
-    notes = np.stack([pitches, onset, end], axis=1)
+    notes = np.stack([pitches, onset, end, velocity], axis=1)
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))], dropped
 
 
@@ -108,18 +115,20 @@ CHUNK_WINDOWS = 64
 def notes_to_roll(notes: np.ndarray, n_steps: int, first_step: int = 0) -> np.ndarray:
     """Rasterize notes into a uint8 (106, n_steps) roll of steps first_step .. first_step + n_steps - 1.
 
-    ONSET_LEVEL on a note's first step, SUSTAIN_LEVEL after. Parts of notes outside
-    the span are cut off; a note that began before first_step and still sounds
-    shows as sustain from column 0. Onset pixels win over overlapping sustain, so
-    a decoder still sees every onset even for overlapping input.
+    Notes are (n, 4): pitch, start, end, velocity. A note's first step is
+    velocity_to_level(velocity) (192..255), its later steps SUSTAIN_LEVEL. Parts of
+    notes outside the span are cut off; a note that began before first_step and
+    still sounds shows as sustain from column 0. Onset pixels win over overlapping
+    sustain, so a decoder still sees every onset even for overlapping input; of two
+    onsets on one pixel the louder wins (the same pixels whatever the input order).
     """
-    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, len(NOTE_COLUMNS))
     if np.any((notes[:, 0] < LOWEST_PITCH) | (notes[:, 0] > HIGHEST_PITCH)):
         raise ValueError(f"pitches must lie in {LOWEST_PITCH}..{HIGHEST_PITCH}")
     starts, ends = notes[:, 1] - first_step, notes[:, 2] - first_step
     first = 0 if first_step == 0 else -np.iinfo(np.int64).max  # at step 0 (the default) nothing came before
     keep = (starts >= first) & (starts < n_steps) & ((starts >= 0) | (ends > 0))
-    rows, starts = pitch_to_row(notes[keep, 0]), starts[keep]
+    rows, starts, levels = pitch_to_row(notes[keep, 0]), starts[keep], velocity_to_level(notes[keep, 3])
     ends = np.maximum(np.minimum(ends[keep], n_steps), starts + 1)
     onset = starts >= 0
     starts = np.maximum(starts, 0)
@@ -129,7 +138,7 @@ def notes_to_roll(notes: np.ndarray, n_steps: int, first_step: int = 0) -> np.nd
     delta = delta - np.bincount(rows * width + np.maximum(ends, starts + 1), minlength=N_PITCHES * width)
     sounding = np.cumsum(delta.reshape(N_PITCHES, width), axis=1)[:, :n_steps] > 0
     roll = np.where(sounding, SUSTAIN_LEVEL, 0).astype(np.uint8)
-    roll[rows[onset], starts[onset]] = ONSET_LEVEL
+    np.maximum.at(roll, (rows[onset], starts[onset]), levels[onset].astype(np.uint8))
     return roll
 
 
@@ -138,7 +147,7 @@ def iter_windows(notes: np.ndarray, chunk_windows: int = CHUNK_WINDOWS) -> Itera
 
     Same images, but memory is bounded by the chunk, not by the length of the piece.
     """
-    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, len(NOTE_COLUMNS))
     if len(notes) == 0:
         return
     n_steps = int(notes[:, 2].max())

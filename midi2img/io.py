@@ -126,7 +126,9 @@ def parse_midi(path: Path):
 
 
 def read_midi_notes(path: Path, steps_per_beat: int = STEPS_PER_BEAT, sustain: bool = True) -> tuple[np.ndarray, int]:
-    """Notes (n, 3) of every non-drum track of a MIDI file on its step grid, and the count dropped for pitch range.
+    """Notes (n, 4) of every non-drum track of a MIDI file on its step grid, and the count dropped for pitch range.
+
+    The 4th column is each note's own note-on velocity (symusic's), what the image's onset pixel records.
 
     The sustain pedal (CC64) of each track extends that track's notes unless sustain=False.
     Raises MidiError (a ValueError) with a one-line reason for a file that cannot be read, whose
@@ -134,7 +136,7 @@ def read_midi_notes(path: Path, steps_per_beat: int = STEPS_PER_BEAT, sustain: b
     """
     score = parse_midi(path)
     tpq = int(score.ticks_per_quarter)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for track in score.tracks:
         if track.is_drum:
             continue
@@ -152,11 +154,11 @@ def read_midi_notes(path: Path, steps_per_beat: int = STEPS_PER_BEAT, sustain: b
             order = np.argsort(times, kind="stable")
             ends = extend_by_pedal(ends, *pedal_intervals(times[order], values[order], int(ends.max())))
         _check_length(int(ends.max()), tpq)
-        parts.append((n["pitch"].astype(np.int64), starts, ends))
+        parts.append((n["pitch"].astype(np.int64), starts, ends, n["velocity"].astype(np.int64)))
     if not parts:
         return empty_notes(), 0
-    pitches, starts, ends = (np.concatenate(a) for a in zip(*parts, strict=True))
-    return quantize_notes(pitches, starts, ends, tpq, steps_per_beat)
+    pitches, starts, ends, velocities = (np.concatenate(a) for a in zip(*parts, strict=True))
+    return quantize_notes(pitches, starts, ends, velocities, tpq, steps_per_beat)
 
 
 def _check_length(last_tick: int, ticks_per_quarter: int) -> None:

@@ -16,18 +16,22 @@ if str(REPO) not in sys.path:
 MAESTRO = REPO.parent / "shared" / "data" / "maestro-v2.0.0"
 TPQ = 480  # ticks per quarter of the test files; one step = 120 ticks at 4 steps per beat
 STEP = TPQ // 4
+DEFAULT_NOTE_VELOCITY = 80  # what write_midi gives a note written without a velocity
 
 
-def write_midi(path: Path, notes: Iterable[tuple[int, int, int]], *, pedal: Iterable[tuple[int, int]] = (),
+def write_midi(path: Path, notes: Iterable[tuple[int, ...]], *, pedal: Iterable[tuple[int, int]] = (),
                tempos: Iterable[tuple[int, float]] = ((0, 120.0),), drum_notes: Iterable[tuple[int, int, int]] = (),
                tpq: int = TPQ) -> Path:
-    """A MIDI file with one piano track of (pitch, start tick, end tick) notes and CC64 (tick, value) events."""
+    """A MIDI file with one piano track of (pitch, start, end tick[, velocity]) notes and CC64 (tick, value) events.
+
+    Notes without a velocity get DEFAULT_NOTE_VELOCITY.
+    """
     score = symusic.Score(tpq)
     for tick, qpm in tempos:
         score.tempos.append(symusic.Tempo(tick, qpm=qpm))
     piano = symusic.Track(name="piano", program=0, is_drum=False)
-    for pitch, start, end in notes:
-        piano.notes.append(symusic.Note(start, end - start, pitch, 80))
+    for pitch, start, end, *velocity in notes:
+        piano.notes.append(symusic.Note(start, end - start, pitch, velocity[0] if velocity else DEFAULT_NOTE_VELOCITY))
     for tick, value in pedal:
         piano.controls.append(symusic.ControlChange(tick, 64, value))
     score.tracks.append(piano)

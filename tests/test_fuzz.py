@@ -18,9 +18,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from img2midi.core import roll_to_notes
 from img2midi.io import ImageError, read_roll_png
+from midi2img.core import iter_windows, notes_to_roll, quantize_notes
 from midi2img.io import MidiError, convert_file, read_midi_notes
-from midi2img.spec import HIGHEST_PITCH, IMAGE_SHAPE, LOWEST_PITCH
+from midi2img.spec import (
+    HIGHEST_PITCH,
+    IMAGE_SHAPE,
+    LOWEST_PITCH,
+    N_PITCHES,
+    VELOCITY_TOLERANCE,
+    WINDOW_STEPS,
+)
 from tests.conftest import STEP, write_midi
 
 EXAMPLES = int(os.environ.get("PIANOLA_FUZZ_EXAMPLES", "200"))
@@ -77,10 +86,11 @@ def check_midi(data: bytes) -> None:
     except MidiError as error:
         assert str(error) and "\n" not in str(error)
         return
-    assert notes.ndim == 2 and notes.shape[1] == 3 and dropped >= 0
+    assert notes.ndim == 2 and notes.shape[1] == 4 and dropped >= 0
     if len(notes):
         assert notes[:, 0].min() >= LOWEST_PITCH and notes[:, 0].max() <= HIGHEST_PITCH
         assert (notes[:, 1] >= 0).all() and (notes[:, 2] > notes[:, 1]).all()
+        assert notes[:, 3].min() >= 1 and notes[:, 3].max() <= 127
 
 
 @FUZZ
@@ -113,6 +123,45 @@ def test_convert_file_on_mutated_files(data):
     except MidiError:
         return
     assert images >= 1 and notes >= 1
+
+
+# Random notes: (pitch, start step, length in steps, velocity); velocity 0 and above 127 test the clipping.
+NOTES = st.lists(st.tuples(st.integers(LOWEST_PITCH, HIGHEST_PITCH), st.integers(0, 700), st.integers(1, 80),
+                           st.integers(0, 140)), max_size=60)
+
+
+def on_the_grid(raw: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The (n, 4) notes midi2img makes of them: one tick per step, so quantize_notes only merges and cuts."""
+    raw_array = np.array(raw, dtype=np.int64).reshape(-1, 4)
+    pitches, starts, lengths, velocities = raw_array.T
+    notes, dropped = quantize_notes(pitches, starts, starts + lengths, velocities, 1, 1)
+    assert dropped == 0
+    return notes
+
+
+@FUZZ
+@given(NOTES)
+def test_notes_and_velocities_survive_the_image(raw):
+    notes = on_the_grid(raw)
+    if len(notes):
+        assert notes[:, 3].min() >= 1 and notes[:, 3].max() <= 127
+    n_steps = int(notes[:, 2].max()) if len(notes) else 1
+    decoded = roll_to_notes(notes_to_roll(notes, n_steps))
+    np.testing.assert_array_equal(decoded[:, :3], notes[:, :3])
+    assert np.abs(decoded[:, 3] - notes[:, 3]).max(initial=0) <= VELOCITY_TOLERANCE
+
+
+@FUZZ
+@given(NOTES)
+def test_notes_and_velocities_survive_the_windows_stitched_back(raw):
+    notes = on_the_grid(raw)
+    n_windows = -(-int(notes[:, 2].max()) // WINDOW_STEPS) if len(notes) else 1
+    roll = np.zeros((N_PITCHES, n_windows * WINDOW_STEPS), np.uint8)
+    for index, image in iter_windows(notes, chunk_windows=1):
+        roll[:, index * WINDOW_STEPS:(index + 1) * WINDOW_STEPS] = image
+    decoded = roll_to_notes(roll)
+    np.testing.assert_array_equal(decoded[:, :3], notes[:, :3])
+    assert np.abs(decoded[:, 3] - notes[:, 3]).max(initial=0) <= VELOCITY_TOLERANCE
 
 
 def check_png(data: bytes) -> None:

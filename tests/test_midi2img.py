@@ -8,18 +8,37 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import STEP
+from conftest import DEFAULT_NOTE_VELOCITY, STEP
 from PIL import Image
 
 from midi2img import convert_file, convert_folder, notes_to_roll, read_midi_notes, roll_windows
 from midi2img.atomic import atomic_path
 from midi2img.core import quantize_notes, ticks_to_steps
-from midi2img.spec import ONSET_LEVEL, SUSTAIN_LEVEL, WINDOW_STEPS, pitch_to_row
+from midi2img.spec import (
+    DEFAULT_VELOCITY,
+    ONSET_LEVEL,
+    ONSET_MIN_LEVEL,
+    SUSTAIN_LEVEL,
+    VELOCITY_TOLERANCE,
+    WINDOW_STEPS,
+    level_to_velocity,
+    pitch_to_row,
+    velocity_to_level,
+)
+
+# write_midi's notes have velocity 80 unless given one: their onset pixels are this level.
+ON = int(velocity_to_level(DEFAULT_NOTE_VELOCITY))
 
 
 def notes_of(path: Path, **kwargs) -> list[tuple[int, int, int]]:
+    """(pitch, start, end) of the file's notes: the timing, for tests about timing."""
     notes, _ = read_midi_notes(path, **kwargs)
-    return [tuple(int(v) for v in row) for row in notes]
+    return [tuple(int(v) for v in row[:3]) for row in notes]
+
+
+def with_velocity(notes: list[tuple[int, int, int]], velocity: int = DEFAULT_NOTE_VELOCITY) -> np.ndarray:
+    """(pitch, start, end) rows -> an (n, 4) notes array, all at one velocity."""
+    return np.array([(*note, velocity) for note in notes], dtype=np.int64).reshape(-1, 4)
 
 
 def row_of(roll: np.ndarray, pitch: int, width: int) -> list[int]:
@@ -30,12 +49,12 @@ def test_chord_notes_and_pixels(make_midi):
     path = make_midi("chord.mid", [(60, 0, 4 * STEP), (64, 0, 4 * STEP), (67, 0, 4 * STEP)])
     notes, dropped = read_midi_notes(path)
     assert dropped == 0
-    assert notes.dtype == np.int64 and notes.shape == (3, 3)
-    assert notes.tolist() == [[60, 0, 4], [64, 0, 4], [67, 0, 4]]
+    assert notes.dtype == np.int64 and notes.shape == (3, 4)
+    assert notes.tolist() == [[60, 0, 4, 80], [64, 0, 4, 80], [67, 0, 4, 80]]
     roll = notes_to_roll(notes, 6)
     assert roll.dtype == np.uint8 and roll.shape == (106, 6)
     for pitch in (60, 64, 67):
-        assert row_of(roll, pitch, 6) == [255, 128, 128, 128, 0, 0]
+        assert row_of(roll, pitch, 6) == [ON, 128, 128, 128, 0, 0]
     assert np.count_nonzero(roll) == 12
 
 
@@ -45,18 +64,18 @@ def test_repeated_notes_stay_separate(make_midi):
     notes = [(60, 0, 2 * STEP), (60, 2 * STEP, 4 * STEP), (62, 0, 5 * STEP), (62, STEP, 3 * STEP)]
     path = make_midi("repeat.mid", notes)
     assert notes_of(path) == [(60, 0, 2), (62, 0, 1), (62, 1, 5), (60, 2, 4)]
-    roll = notes_to_roll(np.array(notes_of(path)), 5)
-    assert row_of(roll, 60, 5) == [255, 128, 255, 128, 0]
-    assert row_of(roll, 62, 5) == [255, 255, 128, 128, 128]
+    roll = notes_to_roll(with_velocity(notes_of(path)), 5)
+    assert row_of(roll, 60, 5) == [ON, 128, ON, 128, 0]
+    assert row_of(roll, 62, 5) == [ON, ON, 128, 128, 128]
 
 
 def test_note_shorter_than_a_step_sounds_one_step(make_midi):
     # ticks 10..30 round to step 0..0 -> one step; 100..130 round to 1..1 -> one step at 1
     path = make_midi("short.mid", [(60, 10, 30), (62, 100, 130)])
     assert notes_of(path) == [(60, 0, 1), (62, 1, 2)]
-    roll = notes_to_roll(np.array(notes_of(path)), 3)
-    assert row_of(roll, 60, 3) == [255, 0, 0]
-    assert row_of(roll, 62, 3) == [0, 255, 0]
+    roll = notes_to_roll(with_velocity(notes_of(path)), 3)
+    assert row_of(roll, 60, 3) == [ON, 0, 0]
+    assert row_of(roll, 62, 3) == [0, ON, 0]
 
 
 def test_rounding_is_half_up_in_exact_integers():
@@ -76,8 +95,8 @@ def test_sustain_pedal_extends_but_never_past_next_onset(make_midi):
     path = make_midi("pedal.mid", notes, pedal=pedal)
     assert notes_of(path) == [(60, 0, 8), (64, 0, 1), (67, 0, 4), (67, 4, 8), (72, 9, 10)]
     assert notes_of(path, sustain=False) == [(60, 0, 2), (64, 0, 1), (67, 0, 2), (67, 4, 5), (72, 9, 10)]
-    roll = notes_to_roll(np.array(notes_of(path)), 10)
-    assert row_of(roll, 67, 10) == [255, 128, 128, 128, 255, 128, 128, 128, 0, 0]
+    roll = notes_to_roll(with_velocity(notes_of(path)), 10)
+    assert row_of(roll, 67, 10) == [ON, 128, 128, 128, ON, 128, 128, 128, 0, 0]
 
 
 def test_pedal_held_to_the_end_holds_notes_to_their_quantized_release(make_midi):
@@ -98,9 +117,9 @@ def test_pitches_outside_range_are_dropped_and_counted(make_midi):
     path = make_midi("range.mid", [(20, 0, STEP), (21, 0, STEP), (126, 0, STEP), (127, 0, STEP), (0, 0, STEP)])
     notes, dropped = read_midi_notes(path)
     assert dropped == 3
-    assert notes.tolist() == [[21, 0, 1], [126, 0, 1]]
+    assert notes.tolist() == [[21, 0, 1, 80], [126, 0, 1, 80]]
     roll = notes_to_roll(notes, 1)
-    assert roll[0, 0] == ONSET_LEVEL and roll[105, 0] == ONSET_LEVEL and np.count_nonzero(roll) == 2
+    assert roll[0, 0] == ON and roll[105, 0] == ON and np.count_nonzero(roll) == 2
 
 
 def test_drum_tracks_are_skipped(make_midi):
@@ -108,22 +127,53 @@ def test_drum_tracks_are_skipped(make_midi):
     assert notes_of(path) == [(60, 0, 1)]
 
 
-def test_same_pitch_same_step_collapses_to_the_longer_note():
-    notes, dropped = quantize_notes(np.array([60, 60, 60]), np.array([0, 10, 600]), np.array([240, 480, 720]), 480, 4)
+def test_same_pitch_same_step_collapses_to_the_longer_note_with_its_velocity():
+    notes, dropped = quantize_notes(np.array([60, 60, 60]), np.array([0, 10, 600]), np.array([240, 480, 720]),
+                                    np.array([30, 90, 50]), 480, 4)
     assert dropped == 0
-    assert notes.tolist() == [[60, 0, 4], [60, 5, 6]]
+    assert notes.tolist() == [[60, 0, 4, 90], [60, 5, 6, 50]]
+    # equal lengths: the first in the input is kept, whatever its velocity
+    notes, _ = quantize_notes(np.array([60, 60]), np.array([0, 10]), np.array([480, 480]), np.array([20, 110]), 480, 4)
+    assert notes.tolist() == [[60, 0, 4, 20]]
+
+
+def test_velocities_are_read_from_the_file_and_drawn_at_the_onsets(make_midi):
+    path = make_midi("dynamics.mid", [(60, 0, 2 * STEP, 1), (62, 0, STEP, 127), (60, 2 * STEP, 3 * STEP, 64),
+                                      (64, STEP, 3 * STEP, 33)])
+    notes, _ = read_midi_notes(path)
+    assert notes.tolist() == [[60, 0, 2, 1], [62, 0, 1, 127], [64, 1, 3, 33], [60, 2, 3, 64]]
+    roll = notes_to_roll(notes, 4)
+    assert row_of(roll, 60, 4) == [ONSET_MIN_LEVEL, 128, 192 + 32, 0]
+    assert row_of(roll, 62, 4) == [ONSET_LEVEL, 0, 0, 0]
+    assert row_of(roll, 64, 4) == [0, 192 + 16, 128, 0]
+
+
+def test_every_velocity_comes_back_within_the_tolerance():
+    velocities = np.arange(1, 128)
+    levels = velocity_to_level(velocities)
+    assert levels.min() == ONSET_MIN_LEVEL and levels.max() == ONSET_LEVEL and len(np.unique(levels)) == 64
+    assert np.abs(level_to_velocity(levels) - velocities).max() == VELOCITY_TOLERANCE == 1
+    assert level_to_velocity(ONSET_LEVEL) == 127  # images from before velocities decode as the loudest
+    assert velocity_to_level(0) == velocity_to_level(1) and velocity_to_level(200) == ONSET_LEVEL  # clipped
+    assert 1 <= DEFAULT_VELOCITY <= 127
 
 
 def test_notes_to_roll_cuts_at_n_steps_and_onsets_win():
-    roll = notes_to_roll(np.array([[60, 2, 10], [60, 0, 4], [61, 7, 9]]), 5)
+    roll = notes_to_roll(np.array([[60, 2, 10, 127], [60, 0, 4, 127], [61, 7, 9, 127]]), 5)
     assert row_of(roll, 60, 5) == [255, 128, 255, 128, 128]
     assert not roll[pitch_to_row(61)].any()
     with pytest.raises(ValueError):
-        notes_to_roll(np.array([[127, 0, 1]]), 4)
+        notes_to_roll(np.array([[127, 0, 1, 80]]), 4)
+
+
+def test_two_onsets_on_one_pixel_draw_the_louder_in_any_order():
+    notes = np.array([[60, 0, 2, 20], [60, 0, 3, 100]])
+    assert row_of(notes_to_roll(notes, 4), 60, 4) == row_of(notes_to_roll(notes[::-1], 4), 60, 4) == [
+        int(velocity_to_level(100)), 128, 128, 0]
 
 
 def test_windows_are_indexed_by_position_and_silent_ones_skipped():
-    windows = roll_windows(notes_to_roll(np.array([[60, 0, 4], [62, 700, 701]]), 701))
+    windows = roll_windows(notes_to_roll(np.array([[60, 0, 4, 127], [62, 700, 701, 127]]), 701))
     assert [i for i, _ in windows] == [0, 2]  # window 1 (steps 300..599) is silent
     assert all(w.shape == (106, WINDOW_STEPS) and w.dtype == np.uint8 for _, w in windows)
     assert windows[1][1][pitch_to_row(62), 100] == ONSET_LEVEL
@@ -131,7 +181,7 @@ def test_windows_are_indexed_by_position_and_silent_ones_skipped():
 
 
 def test_note_across_a_window_edge_continues_as_sustain():
-    windows = roll_windows(notes_to_roll(np.array([[60, 298, 302]]), 302))
+    windows = roll_windows(notes_to_roll(np.array([[60, 298, 302, 127]]), 302))
     assert [i for i, _ in windows] == [0, 1]
     assert windows[0][1][pitch_to_row(60), 297:].tolist() == [0, 255, 128]
     assert windows[1][1][pitch_to_row(60), :3].tolist() == [128, 128, 0]
@@ -145,12 +195,13 @@ def test_silence_longer_than_an_image_does_not_end_the_file(make_midi, tmp_path)
     assert convert_file(path, out) == (2, 2, 0)
     assert sorted(p.name for p in out.iterdir()) == ["gap_0000.png", "gap_0002.png"]
     late = np.asarray(Image.open(out / "gap_0002.png"))
-    assert late[pitch_to_row(62), 100:104].tolist() == [ONSET_LEVEL, SUSTAIN_LEVEL, SUSTAIN_LEVEL, 0]
+    assert late[pitch_to_row(62), 100:104].tolist() == [ON, SUSTAIN_LEVEL, SUSTAIN_LEVEL, 0]
     assert np.count_nonzero(late) == 3
 
 
 def test_pngs_are_grayscale_106x300_and_reruns_are_byte_identical(make_midi, tmp_path):
-    path = make_midi("song.mid", [(40 + i % 50, i * 90, i * 90 + 400) for i in range(600)], pedal=[(0, 127), (9000, 0)])
+    path = make_midi("song.mid", [(40 + i % 50, i * 90, i * 90 + 400, 1 + i % 127) for i in range(600)],
+                     pedal=[(0, 127), (9000, 0)])
     out = tmp_path / "png"
     out.mkdir()
     first = convert_file(path, out)
@@ -256,11 +307,15 @@ def test_real_maestro_files(maestro, tmp_path):
         mine = sorted((out / split).glob(f"{stem}_*.png"))
         assert mine and all(p.parent.name == split for p in mine)
         assert [p for p in pngs if p.stem.startswith(stem)] == mine
+    seen: set[int] = set()
     for png in pngs:
         with Image.open(png) as image:
             assert image.mode == "L" and image.size == (300, 106)
             levels = set(np.unique(np.asarray(image)).tolist())
-        assert levels <= {0, SUSTAIN_LEVEL, ONSET_LEVEL} and ONSET_LEVEL in levels
+        onsets = {level for level in levels if level >= ONSET_MIN_LEVEL}
+        assert levels - onsets <= {0, SUSTAIN_LEVEL} and onsets and max(onsets) <= ONSET_LEVEL
+        seen |= onsets
+    assert len(seen) >= 20  # the performances' dynamics, not one onset level
     blobs = {p: p.read_bytes() for p in pngs}
     convert_folder(midi_dir, out, workers=1, steps_per_beat=4, sustain=True)
     assert {p: p.read_bytes() for p in sorted(out.rglob("*"))  if p.is_file()} == blobs
