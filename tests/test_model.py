@@ -186,7 +186,8 @@ def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_
     assert set(np.unique(pixels)) == {0, SUSTAIN_LEVEL, ONSET_LEVEL}
     soft_pixels = tanh_to_pixels(soft)
     for a, b in zip(soft_pixels[..., 0], pixels[..., 0], strict=True):  # the same notes, only cleaner levels
-        assert np.array_equal(roll_to_notes(a), roll_to_notes(b))
+        # pitch, start and end; the velocity is not compared: snapping puts every onset at ONSET_LEVEL
+        assert np.array_equal(roll_to_notes(a)[:, :3], roll_to_notes(b)[:, :3])
 
     generator, discriminator, combined, _ = build_dcgan(TINY.replace(snap_output=True))
     assert set(np.unique(generate_rolls(generator, np.ones((2, 14), np.float32)))) <= {0, SUSTAIN_LEVEL, ONSET_LEVEL}
@@ -211,7 +212,8 @@ def test_struck_heads_begin_every_note_with_an_onset_and_keep_the_notes():
     struck = tanh_to_pixels(keras.ops.convert_to_numpy(SnapToLevels(strike_heads=True)(soft)))[0, ..., 0]
     assert np.array_equal(np.argwhere(struck != plain), [[60, 10], [60, 16]])
     assert struck[60, 10] == struck[60, 16] == ONSET_LEVEL and struck[50, 0] == SUSTAIN_LEVEL
-    assert np.array_equal(roll_to_notes(struck), roll_to_notes(plain))  # the decoder hears the same notes
+    # the decoder hears the same notes (pitch, start, end); struck heads get the onset's velocity, not the default
+    assert np.array_equal(roll_to_notes(struck)[:, :3], roll_to_notes(plain)[:, :3])
 
 
 def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
