@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
     p.add_argument("--mood", choices=("uplifting", "meditation", "nature", "bittersweet"), default=None,
-                   help="preset tempo, velocity, density, register and key (table in README.md)")
+                   help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
     p.add_argument("--bpm", type=float, default=None, help="tempo (default: the mood's, else 120)")
     p.add_argument("--transpose", type=int, default=0, help="semitones up (negative: down), after the mood")
     p.add_argument("--threshold", type=_level, default=None,

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from midi2img.atomic import atomic_path
 from midi2img.core import notes_to_roll
-from midi2img.spec import HIGHEST_PITCH, LOWEST_PITCH, pitch_to_row
+from midi2img.spec import HIGHEST_PITCH, LOWEST_PITCH, NOTE_COLUMNS, pitch_to_row
 
 DPI = 100
 MIN_SPAN = 24  # pitches shown at least: two octaves, so a narrow piece is not drawn as fat bars
@@ -24,7 +24,7 @@ class Piece:
     """What a picture of one piece needs."""
 
     title: str
-    notes: np.ndarray  # (n, 3) pitch, start step, end step
+    notes: np.ndarray  # (n, 4) pitch, start step, end step, velocity
     n_steps: int  # the piece's length; a loop's notes may ring past it into the next round
     seconds_per_step: float
     loop: bool
@@ -32,8 +32,8 @@ class Piece:
 
 
 def draw_piece(ax: Axes, piece: Piece) -> None:
-    """The piece's notes as a roll (onsets darker), seconds below, C's named on the left, a loop's seam marked."""
-    notes = np.asarray(piece.notes, np.int64).reshape(-1, 3)
+    """The piece's notes as a roll (onsets darker, the louder the darker), seconds below, C's named, the seam marked."""
+    notes = np.asarray(piece.notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
     end_step = max(piece.n_steps, int(notes[:, 2].max()) if len(notes) else 0)
     roll_seconds = end_step * piece.seconds_per_step
     seconds = max(roll_seconds, piece.seconds)

@@ -1,12 +1,14 @@
 """Moods: presets that give decoded notes one character, and the note edits they are made of. No I/O.
 
-A mood sets the tempo and velocity of the MIDI, the note density (the decoding
-threshold and at most so many notes starting per beat, the strongest kept), how long
-notes ring at least, the register (the octave placement whose mean pitch is nearest a
-centre, every note folded by octaves into centre +- spread) and the key colour: the
-notes are transposed so that the tonic that best fits them (Krumhansl-Kessler profile
-of the mood's mode) becomes the mood's tonic, then every pitch outside the mood's
-scale moves to the nearest scale pitch (ties: the degree the profile weighs more).
+A mood sets the tempo of the MIDI, its loudness (the mean velocity: the decoded
+velocities are all moved by one offset, so the dynamics the generator drew are kept),
+the note density (the decoding threshold and at most so many notes starting per beat,
+the strongest kept), how long notes ring at least, the register (the octave placement
+whose mean pitch is nearest a centre, every note folded by octaves into centre +- spread)
+and the key colour: the notes are transposed so that the tonic that best fits them
+(Krumhansl-Kessler profile of the mood's mode) becomes the mood's tonic, then every
+pitch outside the mood's scale moves to the nearest scale pitch (ties: the degree the
+profile weighs more). Notes are (n, 4) arrays (midi2img.spec.NOTE_COLUMNS).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from music21.analysis.discrete import KrumhanslKessler
 
 from img2midi.scales import MAJOR_SCALE, MINOR_SCALE
 from midi2img.core import quantize_notes
-from midi2img.spec import STEPS_PER_BEAT, pitch_to_row
+from midi2img.spec import MAX_VELOCITY, MIN_VELOCITY, NOTE_COLUMNS, STEPS_PER_BEAT, pitch_to_row
 
 PIANO_LOWEST, PIANO_HIGHEST = 21, 108  # A0..C8: what a piano can play
 PROFILES = {mode: np.array(KrumhanslKessler().getWeights(mode)) for mode in ("major", "minor")}
@@ -31,7 +33,7 @@ class Mood:
     """One preset; README.md's mood table lists these values."""
 
     bpm: float
-    velocity: int
+    velocity: int  # the piece's mean velocity; the notes' differences in velocity are kept (see mean_velocity)
     threshold: int  # pixel level from which a pixel sounds (img2midi's --threshold)
     notes_per_beat: int  # at most this many notes start in any beat; the strongest pixels win
     min_beats: float  # every note rings at least this many beats
@@ -61,7 +63,7 @@ MOODS = {
 
 def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
     """How many steps each of the 12 pitch classes sounds, summed over notes."""
-    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
     return np.bincount(notes[:, 0] % 12, weights=notes[:, 2] - notes[:, 1], minlength=12)
 
 
@@ -97,7 +99,7 @@ def fold_octaves(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
 
 def colour(notes: np.ndarray, mood: Mood) -> np.ndarray:
     """Notes moved into the mood's key (transposed to its tonic, snapped to its scale) and register."""
-    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
     if len(notes) == 0:
         return notes
     fitted = fit_tonic(notes, mood.mode)
@@ -113,15 +115,18 @@ def colour(notes: np.ndarray, mood: Mood) -> np.ndarray:
 
 def transpose(notes: np.ndarray, semitones: int) -> np.ndarray:
     """Notes moved by `semitones`; any that leave the piano fold back in by octaves."""
-    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
     notes[:, 0] = fold_octaves(notes[:, 0] + semitones, PIANO_LOWEST, PIANO_HIGHEST)
     return notes
 
 
 def note_strength(roll: np.ndarray, notes: np.ndarray, loop: bool) -> np.ndarray:
-    """Sum of each note's pixel levels in the roll it was decoded from (a loop's notes may run past its end)."""
+    """Sum of each note's pixel levels in the roll it was decoded from (a loop's notes may run past its end).
+
+    An onset's level grows with its velocity, so of two notes alike the louder is the stronger.
+    """
     roll = np.asarray(roll)
-    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
     ring = np.concatenate([roll, roll], axis=1) if loop else roll
     sums = np.zeros((ring.shape[0], ring.shape[1] + 1), np.int64)
     np.cumsum(ring, axis=1, out=sums[:, 1:])
@@ -132,7 +137,7 @@ def note_strength(roll: np.ndarray, notes: np.ndarray, loop: bool) -> np.ndarray
 def keep_strongest(notes: np.ndarray, strength: np.ndarray, per_beat: int,
                    steps_per_beat: int = STEPS_PER_BEAT) -> np.ndarray:
     """At most `per_beat` notes starting in each beat: the strongest, ties to the earlier row; order kept."""
-    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
     beat = notes[:, 1] // steps_per_beat
     order = np.lexsort((np.arange(len(notes)), -np.asarray(strength), beat))
     rank = np.arange(len(notes)) - np.searchsorted(beat[order], beat[order], side="left")
@@ -141,7 +146,7 @@ def keep_strongest(notes: np.ndarray, strength: np.ndarray, per_beat: int,
 
 def lengthen(notes: np.ndarray, min_steps: int, until: int | None = None) -> np.ndarray:
     """Notes made at least `min_steps` long, never past step `until` (None: no limit) unless already longer."""
-    notes = np.asarray(notes, np.int64).reshape(-1, 3).copy()
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
     longer = notes[:, 1] + min_steps
     if until is not None:
         longer = np.minimum(longer, until)
@@ -155,23 +160,47 @@ def merge_overlaps(notes: np.ndarray, loop_steps: int | None = None) -> np.ndarr
     With loop_steps, the next onset may be after the loop point (a note ringing across it
     is cut where the same pitch starts again at the beginning).
     """
-    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
     if loop_steps is not None:
-        notes = np.concatenate([notes, notes + np.array([0, loop_steps, loop_steps])])
+        notes = np.concatenate([notes, notes + np.array([0, loop_steps, loop_steps, 0])])
     # Notes are already on the step grid: one tick per step makes quantize_notes only merge and cut.
-    merged, _ = quantize_notes(notes[:, 0], notes[:, 1], notes[:, 2], STEPS_PER_BEAT, STEPS_PER_BEAT)
+    merged, _ = quantize_notes(notes[:, 0], notes[:, 1], notes[:, 2], notes[:, 3], STEPS_PER_BEAT, STEPS_PER_BEAT)
     if loop_steps is not None:
         merged = merged[merged[:, 1] < loop_steps]
     return merged
 
 
+def mean_velocity(notes: np.ndarray, target: int) -> np.ndarray:
+    """Notes with every velocity moved by one offset so that their mean is `target` (as near as whole steps go).
+
+    An offset, not a scaling: the contrasts the generator drew (accents, a soft inner voice,
+    a crescendo) keep their size in velocity steps, so a quiet mood is quieter but not flatter.
+    Velocities stay in 1..127; where that clips a few, the offset is the one whose clipped
+    mean is nearest the target.
+    """
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
+    if len(notes) == 0:
+        return notes
+    velocity = notes[:, 3]
+    moved = lambda offset: np.clip(velocity + offset, MIN_VELOCITY, MAX_VELOCITY)  # noqa: E731
+    # The clipped mean never falls as the offset grows: bisect for the first offset reaching the target.
+    low, high = MIN_VELOCITY - MAX_VELOCITY, MAX_VELOCITY - MIN_VELOCITY
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if moved(middle).mean() >= target else (middle + 1, high)
+    below = moved(low - 1).mean()
+    best = low - 1 if abs(below - target) <= abs(moved(low).mean() - target) else low  # ties: the quieter
+    notes[:, 3] = moved(best)
+    return notes
+
+
 def arrange(notes: np.ndarray, roll: np.ndarray, mood: Mood | None, semitones: int = 0, loop: bool = False,
             steps_per_beat: int = STEPS_PER_BEAT) -> np.ndarray:
-    """Decoded notes of `roll` -> the notes of the piece: the mood's density, lengths, key and register, transposed.
+    """Decoded notes of `roll` -> the notes of the piece: the mood's density, lengths, key, register and loudness.
 
-    Without a mood only the transposition applies.
+    Without a mood only the transposition applies, and the velocities stay as decoded.
     """
-    notes = np.asarray(notes, np.int64).reshape(-1, 3)
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
     n_steps = roll.shape[1]
     if mood is not None:
         notes = keep_strongest(notes, note_strength(roll, notes, loop), mood.notes_per_beat, steps_per_beat)
@@ -179,4 +208,5 @@ def arrange(notes: np.ndarray, roll: np.ndarray, mood: Mood | None, semitones: i
         notes = colour(notes, mood)
     if semitones:
         notes = transpose(notes, semitones)
-    return merge_overlaps(notes, n_steps if loop else None)
+    notes = merge_overlaps(notes, n_steps if loop else None)
+    return notes if mood is None else mean_velocity(notes, mood.velocity)

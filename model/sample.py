@@ -34,7 +34,6 @@ from model.longform import generate_pieces, roll_to_loop_notes, rotate_loop_note
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 DEFAULT_BPM = 120.0
-DEFAULT_VELOCITY = 80
 MIDI_SUFFIXES = (".mid", ".midi")
 DURATION_RANGE = (4.0, 1200.0)  # seconds: a few beats at least; 20 minutes take 2 minutes and 4.5 GB
 SAMPLE_RATE_RANGE = (8000, 96000)  # what fluidsynth renders at
@@ -132,7 +131,7 @@ def loop_samples(n_steps: int, seconds_per_step: float, sample_rate: int) -> np.
     return np.rint(np.arange(n_steps + 1) * seconds_per_step * sample_rate).astype(np.int64)
 
 
-def seamless_loop(notes: np.ndarray, bpm: float, velocity: int, n_steps: int, soundfont: Path | None,
+def seamless_loop(notes: np.ndarray, bpm: float, n_steps: int, soundfont: Path | None,
                   sample_rate: int | None) -> tuple[np.ndarray | None, int]:
     """(the loop's audio from its new start, or None when sample_rate is None; the step the loop now starts at).
 
@@ -142,7 +141,7 @@ def seamless_loop(notes: np.ndarray, bpm: float, velocity: int, n_steps: int, so
     falls between attacks. That choice is made on a reference rendering (default soundfont,
     SEAM_SAMPLE_RATE), so the MIDI does not depend on --soundfont, --sample-rate or --no-audio.
     """
-    pm = notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity)
+    pm = notes_to_midi(notes, bpm, STEPS_PER_BEAT)
     seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
     reference_starts = loop_samples(n_steps, seconds_per_step, SEAM_SAMPLE_RATE)
     reference = fold_loop(synthesize(pm, None, SEAM_SAMPLE_RATE), int(reference_starts[-1]))
@@ -173,7 +172,6 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     preset: Mood | None = MOODS[mood] if mood else None
     bpm = bpm or (preset.bpm if preset else DEFAULT_BPM)
     threshold = threshold if threshold is not None else (preset.threshold if preset else None)
-    velocity = preset.velocity if preset else DEFAULT_VELOCITY
     seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
     n_steps = piece_steps(duration, loop, seconds_per_step)
     seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
@@ -188,16 +186,16 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         report = ""
         track = None
         if loop:
-            track, seam = seamless_loop(notes, bpm, velocity, n_steps, soundfont, sample_rate if audio_format else None)
+            track, seam = seamless_loop(notes, bpm, n_steps, soundfont, sample_rate if audio_format else None)
             notes = rotate_loop_notes(notes, seam, n_steps)
         elif audio_format:
-            track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity), soundfont, sample_rate)
+            track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT), soundfont, sample_rate)
             track = fit_length(track, round(seconds * sample_rate), sample_rate)
         if audio_format:
             measured = write_track(track, paths.audio, sample_rate, audio_format, lufs, loop)
             report = (f"; {measured.lufs:.1f} LUFS, true peak {measured.true_peak_db:.1f} dBTP"
                       if np.isfinite(measured.lufs) else "; silent")
-        write_midi_atomic(notes_to_midi(notes, bpm, STEPS_PER_BEAT, velocity), paths.midi)
+        write_midi_atomic(notes_to_midi(notes, bpm, STEPS_PER_BEAT), paths.midi)
         if loop:
             length = int(loop_samples(n_steps, seconds_per_step, sample_rate)[-1])
             write_loop_sidecar(paths.sidecar, paths.audio, paths.midi, sample_rate, length, bpm,

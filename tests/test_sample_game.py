@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,12 @@ from img2midi.mood import (
     colour,
     fit_tonic,
     keep_strongest,
+    mean_velocity,
     merge_overlaps,
     pitch_class_histogram,
 )
-from midi2img.spec import N_PITCHES, WINDOW_STEPS, pitch_to_row
+from midi2img.core import notes_to_roll
+from midi2img.spec import DEFAULT_VELOCITY, N_PITCHES, WINDOW_STEPS, pitch_to_row
 from model.longform import (
     ANCHOR_WINDOWS,
     OVERLAP_STEPS,
@@ -108,7 +111,7 @@ def held_note_rolls(count: int, pitch: int) -> np.ndarray:
 def test_a_note_both_windows_hold_continues_through_the_join():
     starts, total = np.array([0, 268]), 568
     piece = join_windows(held_note_rolls(2, 60), starts, total, loop=False)
-    assert roll_to_notes(piece).tolist() == [[60, 0, total]]  # no gap, no second attack at the join
+    assert roll_to_notes(piece).tolist() == [[60, 0, total, 127]]  # no gap, no second attack at the join
 
 
 def test_agreeing_windows_give_exactly_their_notes_no_gap_no_pile():
@@ -117,7 +120,7 @@ def test_agreeing_windows_give_exactly_their_notes_no_gap_no_pile():
     rolls[:, pitch_to_row(64)] = pattern
     starts, total = np.array([0, 268]), 568
     notes = roll_to_notes(join_windows(rolls, starts, total, loop=False))
-    assert notes.tolist() == [[64, s, s + 2] for s in range(0, total, 4)]
+    assert notes.tolist() == [[64, s, s + 2, 127] for s in range(0, total, 4)]
 
 
 def test_a_note_only_one_window_has_fades_out_inside_the_overlap():
@@ -142,30 +145,71 @@ def test_a_loop_joins_its_last_window_into_its_first_and_decodes_as_a_ring():
     total = 500
     starts = window_starts(total, loop=True)
     piece = join_windows(held_note_rolls(len(starts), 48), starts, total, loop=True)
-    assert roll_to_loop_notes(piece).tolist() == [[48, 0, total]]  # held all round: one note, no re-attack
+    # held all round: one note, no re-attack; the cross-fades soften every window's onset into sustain,
+    # so it is a drone with no attack in the roll, at the default velocity
+    assert roll_to_loop_notes(piece).tolist() == [[48, 0, total, DEFAULT_VELOCITY]]
 
     ring = np.zeros((N_PITCHES, 40), np.uint8)
     ring[pitch_to_row(60), [36, 37, 38, 39, 0, 1, 2]] = [255, 128, 128, 128, 128, 128, 128]
-    ring[pitch_to_row(72), 10:14] = [255, 128, 128, 128]
-    ring[pitch_to_row(50), :] = 128  # sounds all round without an onset: a drone
-    assert roll_to_loop_notes(ring).tolist() == [[50, 0, 40], [72, 10, 14], [60, 36, 43]]
-    assert rotate_loop_notes(roll_to_loop_notes(ring), 36, 40).tolist() == [[60, 0, 7], [50, 4, 44],
-                                                                               [72, 14, 18]]
+    ring[pitch_to_row(72), 10:14] = [224, 128, 128, 128]
+    ring[pitch_to_row(50), :] = 128  # sounds all round without an onset: a drone, at the default velocity
+    assert roll_to_loop_notes(ring).tolist() == [[50, 0, 40, DEFAULT_VELOCITY], [72, 10, 14, 65], [60, 36, 43, 127]]
+    assert rotate_loop_notes(roll_to_loop_notes(ring), 36, 40).tolist() == [
+        [60, 0, 7, 127], [50, 4, 44, DEFAULT_VELOCITY], [72, 14, 18, 65]]
 
 
 # --- moods: note edits ---------------------------------------------------------------------------
 
 
 def test_keep_strongest_keeps_at_most_n_notes_a_beat_the_strongest():
-    notes = np.array([[60, 0, 1], [62, 1, 2], [64, 2, 3], [65, 4, 5], [67, 9, 10]])
+    notes = np.array([[60, 0, 1, 10], [62, 1, 2, 20], [64, 2, 3, 30], [65, 4, 5, 40], [67, 9, 10, 50]])
     kept = keep_strongest(notes, np.array([5, 9, 7, 1, 1]), per_beat=2, steps_per_beat=4)
-    assert kept.tolist() == [[62, 1, 2], [64, 2, 3], [65, 4, 5], [67, 9, 10]]
+    assert kept.tolist() == [[62, 1, 2, 20], [64, 2, 3, 30], [65, 4, 5, 40], [67, 9, 10, 50]]
 
 
 def test_merge_overlaps_cuts_at_the_next_onset_also_across_a_loop_point():
-    notes = np.array([[60, 0, 8], [60, 4, 6], [60, 4, 5], [62, 36, 45], [62, 2, 3]])
-    assert merge_overlaps(notes).tolist() == [[60, 0, 4], [62, 2, 3], [60, 4, 6], [62, 36, 45]]
-    assert merge_overlaps(notes, loop_steps=40).tolist() == [[60, 0, 4], [62, 2, 3], [60, 4, 6], [62, 36, 42]]
+    notes = np.array([[60, 0, 8, 10], [60, 4, 6, 20], [60, 4, 5, 30], [62, 36, 45, 40], [62, 2, 3, 50]])
+    assert merge_overlaps(notes).tolist() == [[60, 0, 4, 10], [62, 2, 3, 50], [60, 4, 6, 20], [62, 36, 45, 40]]
+    assert merge_overlaps(notes, loop_steps=40).tolist() == [[60, 0, 4, 10], [62, 2, 3, 50], [60, 4, 6, 20],
+                                                             [62, 36, 42, 40]]
+
+
+def varied_roll(rng: np.random.Generator, n_steps: int = 240) -> np.ndarray:
+    """A roll of random notes with recorded-like dynamics: velocity mean 64, sd 15."""
+    starts = rng.integers(0, n_steps - 8, 300)
+    velocities = np.clip(np.rint(rng.normal(64, 15, 300)), 1, 127)
+    notes = np.stack([rng.integers(40, 90, 300), starts, starts + rng.integers(1, 8, 300), velocities], axis=1)
+    return notes_to_roll(merge_overlaps(notes.astype(np.int64)), n_steps)
+
+
+@pytest.mark.parametrize("name", list(MOODS))
+def test_a_mood_sets_the_mean_velocity_and_keeps_the_dynamics(name):
+    mood = MOODS[name]
+    roll = varied_roll(np.random.default_rng(5))
+    decoded = roll_to_notes(roll, mood.threshold)
+    notes = arrange(decoded, roll, mood)
+    assert abs(notes[:, 3].mean() - mood.velocity) <= 0.5  # the mood's loudness...
+    # ...and the dynamics the roll had, not one velocity: the mood keeps some notes (the strongest, so the
+    # spread shrinks a little) and moves every kept note's velocity by one offset (clipped to 1..127)
+    assert notes[:, 3].std() >= 0.8 * decoded[:, 3].std() > 10 and len(np.unique(notes[:, 3])) > 10
+    after = Counter(notes[:, 3].tolist())
+    assert any(not after - Counter(np.clip(decoded[:, 3] + offset, 1, 127).tolist()) for offset in range(-126, 127))
+
+
+def test_mean_velocity_moves_all_notes_by_one_offset_and_clips_at_the_ends():
+    notes = np.array([[60, 0, 1, 50], [62, 1, 2, 70], [64, 2, 3, 90]])
+    assert mean_velocity(notes, 56)[:, 3].tolist() == [36, 56, 76]
+    assert mean_velocity(notes, 120)[:, 3].tolist() == [106, 126, 127]  # clipped: the nearest mean, 119.67
+    assert mean_velocity(notes, 127)[:, 3].tolist() == [127, 127, 127]
+    assert mean_velocity(np.zeros((0, 4), np.int64), 64).shape == (0, 4)
+
+
+def test_sample_without_a_mood_writes_the_velocities_as_decoded():
+    roll = varied_roll(np.random.default_rng(6))
+    decoded = roll_to_notes(roll)
+    notes = arrange(decoded, roll, None)
+    np.testing.assert_array_equal(notes, merge_overlaps(decoded))
+    assert notes[:, 3].std() > 10
 
 
 @pytest.mark.parametrize("name", list(MOODS))
@@ -174,13 +218,13 @@ def test_colour_puts_notes_in_the_mood_key_and_register(name):
     rng = np.random.default_rng(1)
     pitches = rng.choice([61, 63, 65, 66, 68, 70, 72], size=200) + rng.choice([-12, 0, 12], size=200)  # C# major
     starts = np.arange(200) * 2
-    notes = np.stack([pitches, starts, starts + rng.integers(1, 6, 200)], axis=1)
+    notes = np.stack([pitches, starts, starts + rng.integers(1, 6, 200), rng.integers(1, 128, 200)], axis=1)
     coloured = colour(notes, mood)
     assert set(np.unique(coloured[:, 0] % 12)) <= {(mood.tonic + d) % 12 for d in mood.scale}
     assert fit_tonic(coloured, mood.mode) == mood.tonic
     assert abs(coloured[:, 0].mean() - mood.centre) <= 6
     assert np.all(np.abs(coloured[:, 0] - mood.centre) <= mood.spread)
-    np.testing.assert_array_equal(coloured[:, 1:], notes[:, 1:])  # only pitches move
+    np.testing.assert_array_equal(coloured[:, 1:], notes[:, 1:])  # only pitches move (not times, not velocities)
 
 
 # --- audio ---------------------------------------------------------------------------------------
@@ -271,7 +315,7 @@ def mood_figures(path: Path, seconds: float) -> dict[str, float]:
     midi = pretty_midi.PrettyMIDI(str(path))
     notes = midi.instruments[0].notes
     steps = 60 / (midi.get_tempo_changes()[1][0] * 4)
-    array = np.array([[n.pitch, round(n.start / steps), round(n.end / steps)] for n in notes])
+    array = np.array([[n.pitch, round(n.start / steps), round(n.end / steps), n.velocity] for n in notes])
     return {"bpm": float(midi.get_tempo_changes()[1][0]), "notes_per_second": len(notes) / seconds,
             "mean_pitch": float(np.mean([n.pitch for n in notes])), "histogram": pitch_class_histogram(array)}
 
@@ -366,5 +410,5 @@ def test_arrange_without_a_mood_only_transposes():
     roll[pitch_to_row(60), 0:4] = [255, 128, 128, 128]
     roll[pitch_to_row(107), 4] = ONSET_THRESHOLD
     notes = roll_to_notes(roll)
-    assert arrange(notes, roll, None).tolist() == [[60, 0, 4], [107, 4, 5]]
-    assert arrange(notes, roll, None, semitones=3).tolist() == [[63, 0, 4], [98, 4, 5]]  # 110 folds to 98
+    assert arrange(notes, roll, None).tolist() == [[60, 0, 4, 127], [107, 4, 5, 1]]
+    assert arrange(notes, roll, None, semitones=3).tolist() == [[63, 0, 4, 127], [98, 4, 5, 1]]  # 110 folds to 98
