@@ -5,6 +5,11 @@ quantized (pitch, onset step) pairs of the original notes within 21..126, read
 straight from symusic (no pedal, no note cutting), so the encoder's own note
 handling is under test too. Prints precision, recall, F1 and counts.
 
+Velocities: for each matched (pitch, onset step), the file's own velocity of the note
+midi2img keeps there (read_midi_notes: the longest of notes that share the step) against
+the decoded one; prints the largest and mean absolute error and the share within
+VELOCITY_TOLERANCE. Exit status 0 when F1 >= 0.99 and every velocity is within it.
+
     python bench/roundtrip.py --midi-dir ../shared/data/maestro-v2.0.0 --split validation
 """
 
@@ -24,8 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from img2midi import roll_to_notes  # noqa: E402
 from midi2img.core import ticks_to_steps  # noqa: E402
-from midi2img.io import convert_files, read_splits  # noqa: E402
-from midi2img.spec import HIGHEST_PITCH, LOWEST_PITCH, N_PITCHES, STEPS_PER_BEAT, WINDOW_STEPS  # noqa: E402
+from midi2img.io import convert_files, read_midi_notes, read_splits  # noqa: E402
+from midi2img.spec import (  # noqa: E402
+    HIGHEST_PITCH,
+    LOWEST_PITCH,
+    N_PITCHES,
+    STEPS_PER_BEAT,
+    VELOCITY_TOLERANCE,
+    WINDOW_STEPS,
+)
 
 
 def reference_onsets(path: Path, steps_per_beat: int) -> tuple[set[tuple[int, int]], int]:
@@ -45,16 +57,25 @@ def reference_onsets(path: Path, steps_per_beat: int) -> tuple[set[tuple[int, in
     return distinct, len(allpairs) - len(distinct)
 
 
-def decoded_onsets(stem: str, image_dir: Path) -> set[tuple[int, int]]:
-    """Stitch <stem>_<index>.png back at their window positions (zeros for skipped windows) and decode."""
+def kept_velocities(path: Path, steps_per_beat: int, sustain: bool) -> dict[tuple[int, int], int]:
+    """(pitch, onset step) -> the original velocity of the note midi2img keeps there."""
+    notes, _ = read_midi_notes(path, steps_per_beat, sustain)
+    return {(int(p), int(s)): int(v) for p, s, _, v in notes}
+
+
+def decoded_onsets(stem: str, image_dir: Path) -> dict[tuple[int, int], int]:
+    """Stitch <stem>_<index>.png back at their window positions (zeros for skipped windows) and decode.
+
+    Returns (pitch, onset step) -> decoded velocity.
+    """
     images = {int(p.stem.rsplit("_", 1)[1]): p for p in image_dir.glob(f"{stem}_[0-9][0-9][0-9][0-9].png")}
     if not images:
-        return set()
+        return {}
     roll = np.zeros((N_PITCHES, (max(images) + 1) * WINDOW_STEPS), dtype=np.uint8)
     for index, path in images.items():
         roll[:, index * WINDOW_STEPS:(index + 1) * WINDOW_STEPS] = np.asarray(Image.open(path))
     notes = roll_to_notes(roll)
-    return {(int(p), int(s)) for p, s, _ in notes}
+    return {(int(p), int(s)): int(v) for p, s, _, v in notes}
 
 
 def main() -> int:
@@ -75,20 +96,28 @@ def main() -> int:
         image_dir = Path(tmp)
         summary = convert_files([(f, image_dir) for f in files], args.workers, args.steps_per_beat, args.sustain)
         true_pos = n_ref = n_dec = collisions = 0
+        errors: list[np.ndarray] = []
         for path in files:
             ref, clash = reference_onsets(path, args.steps_per_beat)
             dec = decoded_onsets(path.stem, image_dir)
-            true_pos += len(ref & dec)
+            matched = ref & dec.keys()
+            true_pos += len(matched)
             n_ref += len(ref)
             n_dec += len(dec)
             collisions += clash
+            kept = kept_velocities(path, args.steps_per_beat, args.sustain)
+            errors.append(np.array([abs(dec[key] - kept[key]) for key in matched], dtype=np.int64))
     precision = true_pos / n_dec if n_dec else 0.0
     recall = true_pos / n_ref if n_ref else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     print(f"roundtrip {args.split}: {len(files)} files, {summary.images} images, {n_ref} reference onsets "
           f"({collisions} notes collided onto an existing (pitch, step)), {n_dec} decoded, {true_pos} matched")
     print(f"precision {precision:.6f}  recall {recall:.6f}  F1 {f1:.6f}")
-    return 0 if f1 >= 0.99 and summary.failures == 0 else 1
+    error = np.concatenate(errors) if errors else np.zeros(0, dtype=np.int64)
+    within = float(np.mean(error <= VELOCITY_TOLERANCE)) if len(error) else 0.0
+    print(f"velocity of {len(error)} matched notes: max abs error {error.max(initial=0)}, "
+          f"mean abs error {error.mean() if len(error) else 0.0:.4f}, within +-{VELOCITY_TOLERANCE}: {within:.6f}")
+    return 0 if f1 >= 0.99 and within == 1.0 and summary.failures == 0 else 1
 
 
 if __name__ == "__main__":
