@@ -8,21 +8,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import metrics
-from model.evaluate import evaluate
+from model import metrics, twosample
+from model.evaluate import CLASSIFIERS, evaluate
 from model.train import train
 from tests.test_model import write_rolls
+
+
+def as_pieces(folder, prefix):
+    """Rename roll_NNNN.png to <prefix><piece>_NNNN.png, two windows a piece, as midi2img names them."""
+    for i, path in enumerate(sorted(folder.glob("roll_*.png"))):
+        path.rename(folder / f"{prefix}{i // 2}_{i % 2:04d}.png")
+    return folder
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate")
     images = write_rolls(root / "train", 16, seed=0)
-    write_rolls(root / "test", 12, seed=1)
-    write_rolls(root / "validation", 12, seed=2)
+    as_pieces(write_rolls(root / "test", 12, seed=1), "test")
+    as_pieces(write_rolls(root / "validation", 12, seed=2), "validation")
     saved = train(images, root / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
     folder = evaluate(saved / "generator.keras", n=10, real=root / "test", reference=root / "validation",
-                      train_images=images, name="tiny", reports=root / "reports")
+                      train_images=images, name="tiny", reports=root / "reports",
+                      cnn=twosample.CnnSettings(filters=(4,), epochs=1))
     return folder
 
 
@@ -32,6 +40,13 @@ def test_report_files(report):
     for stat in metrics.STATISTICS:
         assert stat in text
     assert "Frechet distance" in text and "![distributions](distributions.png)" in text
+    # The two-sample table leads, before the statistics.
+    assert text.index("Can a classifier tell") < text.index("| statistic |")
+    for heading in CLASSIFIERS.values():
+        assert heading in text
+    for row in ("real (validation): the ceiling", "random notes: baseline", "shuffled 1-s blocks: baseline",
+                "| tiny |"):
+        assert row in text
     with Image.open(report / "distributions.png") as plot:
         assert plot.format == "PNG" and plot.size[0] > 500
 
@@ -51,3 +66,16 @@ def test_report_numbers(report):
         assert 0 <= scores["nearest_training_mean"] <= 1 and np.isfinite(scores["frechet_distance"])
     # Test and validation rolls were drawn apart from the training rolls: none is a copy.
     assert real["nearest_training_p05"] > 0.5
+
+
+def test_report_two_sample(report):
+    section = json.loads((report / "report.json").read_text())["two_sample"]
+    assert section["folds"] == 5
+    assert list(section["sets"]) == ["real (validation)", "random notes", "shuffled blocks", "tiny"]
+    for by in section["sets"].values():
+        assert list(by) == list(CLASSIFIERS)
+        for scores in by.values():
+            assert len(scores["folds"]) == 5 and 0 <= scores["mean"] <= 1 and scores["sd"] >= 0
+            assert scores["mean"] == pytest.approx(np.mean(scores["folds"]))
+    assert set(section["seconds"]) == {"preparing", "features", "cnn", "dynamics", "total"}
+    assert section["classifiers"]["features"]["inputs"] == list(twosample.MUSICAL_FEATURES)
