@@ -484,7 +484,10 @@ def cnn_accuracy(real: np.ndarray, real_groups: np.ndarray, other: np.ndarray, o
             variable.assign(value)
         model.fit(x[train], y[train].astype(np.float32), batch_size=settings.batch_size, epochs=settings.epochs,
                   shuffle=True, verbose=0)
-        predicted = model.predict(x[test], batch_size=256, verbose=0)[:, 0] > 0.5
+        # Called eagerly in chunks: predict() would trace again for every fold's size of test set.
+        chunks = [keras.ops.convert_to_numpy(model(x[test[i:i + 256]], training=False))
+                  for i in range(0, len(test), 256)]
+        predicted = np.concatenate(chunks)[:, 0] > 0.5
         accuracies.append(float(balanced_accuracy_score(y[test], predicted.astype(np.int64))))
         on_fold()
     return FoldScores(tuple(accuracies))
