@@ -20,9 +20,16 @@ from music21.analysis.discrete import KrumhanslKessler
 
 from img2midi.scales import MAJOR_SCALE, MINOR_SCALE
 from midi2img.core import quantize_notes
-from midi2img.spec import MAX_VELOCITY, MIN_VELOCITY, NOTE_COLUMNS, STEPS_PER_BEAT, pitch_to_row
+from midi2img.spec import (
+    MAX_VELOCITY,
+    MIN_VELOCITY,
+    NOTE_COLUMNS,
+    PIANO_HIGHEST,
+    PIANO_LOWEST,
+    STEPS_PER_BEAT,
+    pitch_to_row,
+)
 
-PIANO_LOWEST, PIANO_HIGHEST = 21, 108  # A0..C8: what a piano can play
 PROFILES = {mode: np.array(KrumhanslKessler().getWeights(mode)) for mode in ("major", "minor")}
 MAJOR_PENTATONIC = (0, 2, 4, 7, 9)
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")

@@ -48,7 +48,7 @@ def _fsync_tree(folder: Path) -> None:
 
 def _tracked_variables(models: Models) -> list:
     tracked = (list(models.generator.variables) + list(models.discriminator.variables)
-               + list(models.discriminator.optimizer.variables) + list(models.combined.optimizer.variables))
+               + list(models.d_optimizer.variables) + list(models.g_optimizer.variables))
     if models.average is not models.generator:
         tracked += list(models.average.variables)
     return tracked
@@ -87,14 +87,14 @@ def save(folder: Path, step: int, models: Models, loop_state: dict, keep: int) -
     return final
 
 
-def keep_best(saved: Path, best: Path, validation_fd: float) -> None:
-    """Copy checkpoint `saved`'s generator to `best/` (replacing it whole), with its step and score in best.json."""
+def keep_best(saved: Path, best: Path, scores: dict[str, float]) -> None:
+    """Copy checkpoint `saved`'s generator to `best/` (replacing it whole), with its step and scores in best.json."""
     temporary = best.with_name(f".tmp_{best.name}")
     shutil.rmtree(temporary, ignore_errors=True)
     try:
         temporary.mkdir(parents=True)
         shutil.copy2(saved / "generator.keras", temporary / "generator.keras")
-        record = {"checkpoint": saved.name, "validation_fd": validation_fd,
+        record = {"checkpoint": saved.name, **scores,
                   "sha256": {"generator.keras": sha256_file(temporary / "generator.keras")}}
         (temporary / "best.json").write_text(json.dumps(record, indent=2) + "\n")
         _fsync_tree(temporary)

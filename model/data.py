@@ -76,15 +76,24 @@ def load_roll(path: Path) -> np.ndarray:
     return pixels_to_tanh(pixels)[..., None]
 
 
-def sample_rolls(folder: Path, count: int | None, seed: int = 0, stage: str = "train") -> np.ndarray:
-    """Up to `count` (None: all) of a folder's usable rolls as uint8 (n, 106, 300), a seeded choice: the same
-    every time."""
+def sample_paths(folder: Path, count: int | None, seed: int = 0, stage: str = "train") -> list[Path]:
+    """Up to `count` (None: all) of a folder's usable roll files, a seeded choice: the same every time."""
     paths = list_images(folder, stage)
     if count is not None and count < len(paths):
         chosen = sorted(np.random.default_rng(seed).choice(len(paths), size=count, replace=False))
         paths = [paths[i] for i in chosen]
-    return np.stack([read_roll_png(path) for path in tqdm(paths, desc=f"{stage}: reading {folder}", unit="roll",
+    return paths
+
+
+def read_rolls(paths: list[Path], stage: str = "train") -> np.ndarray:
+    """Roll files as uint8 (n, 106, 300), with a progress bar."""
+    return np.stack([read_roll_png(path) for path in tqdm(paths, desc=f"{stage}: reading rolls", unit="roll",
                                                              leave=False)])
+
+
+def sample_rolls(folder: Path, count: int | None, seed: int = 0, stage: str = "train") -> np.ndarray:
+    """The rolls of `sample_paths`."""
+    return read_rolls(sample_paths(folder, count, seed, stage), stage)
 
 
 class ImageStream:

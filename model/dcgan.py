@@ -1,8 +1,7 @@
 """The DCGAN: generator, discriminator and the combined model that trains the generator.
 
-Plain Keras 3 layers and the train-on-batch pattern (a frozen discriminator
-inside a combined model), so the same code runs on the TensorFlow, JAX and
-PyTorch backends. Two architectures: "resize" (ours, the default) and
+Plain Keras 3 layers, so the same code runs on the TensorFlow, JAX and PyTorch
+backends; `model/step.py` trains them. Two architectures: "resize" (ours, the default) and
 "seed2023" (the original repository's model, the baseline it is measured against).
 """
 
@@ -15,17 +14,23 @@ import numpy as np
 from keras import layers, ops
 
 from img2midi.core import DEFAULT_THRESHOLD, ONSET_THRESHOLD
-from midi2img.spec import LOWEST_PITCH, N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS, row_to_pitch
+from midi2img.spec import (
+    DEFAULT_VELOCITY,
+    LOWEST_PITCH,
+    N_PITCHES,
+    PIANO_HIGHEST,
+    SUSTAIN_LEVEL,
+    WINDOW_STEPS,
+    pitch_to_row,
+    row_to_pitch,
+    velocity_to_level,
+)
 from model.config import TrainConfig
 from model.data import pixels_to_tanh
 from model.metrics import PITCH_BAND
 
 IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS, 1)
-
-
-def mean_output(y_true, y_pred):
-    """Mean discriminator output on a batch: the number the stop rule watches."""
-    return keras.ops.mean(y_pred)
+ROWS_ABOVE_PIANO = int(pitch_to_row(PIANO_HIGHEST))  # 18: pitches 109..126
 
 
 class Models(NamedTuple):
@@ -34,8 +39,9 @@ class Models(NamedTuple):
 
     generator: keras.Model
     discriminator: keras.Model
-    combined: keras.Model
     average: keras.Model
+    d_optimizer: keras.optimizers.Optimizer
+    g_optimizer: keras.optimizers.Optimizer
 
 
 class MusicAugment(layers.Layer):
@@ -65,64 +71,76 @@ class MusicAugment(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="pianola")
 class SnapToLevels(layers.Layer):
-    """Rounds the generator's output to the three pixel levels a real roll has: silence, sustain, onset.
+    """Rounds the generator's output to what a real roll holds: silence, sustain, or an onset.
 
-    A soft output flickers around the decoder's thresholds, and every dip below "sounding"
-    splits a note in two (the soft step-800 generator of `stronger-d-60m` drew 2x the real
-    notes, a third the real length, this way). Snapped, D sees exactly what `sample` will play and
-    punishes broken notes. The gradient passes straight through the rounding, as in the
-    binary neurons of BinaryMuseGAN (Dong and Yang, 2018).
+    A soft output flickers around the decoder's thresholds, and every dip below "sounding" splits
+    a note in two. Snapped, D sees exactly what `sample` will play and punishes broken notes. The
+    gradient passes straight through the rounding, as in the binary neurons of BinaryMuseGAN
+    (Dong and Yang, 2018). With `velocity`, an onset keeps its own level in the onset band (the
+    note's velocity, see midi2img.spec); without, every onset is the loudest.
 
-    With `strike_heads`, a sounding pixel after silence is drawn as an onset, as every real note
-    begins (column 0 aside: notes held over from before the window). The decoder starts a note
-    there either way, so the notes are the same; but unstruck, generators drew most notes as
-    bare runs of sustain (582 of 813 a roll), which D took for held notes: struck, each fragment
-    shows as the short note it is.
+    With `strike_heads`, a sounding pixel after silence is drawn as an onset (at DEFAULT_VELOCITY's
+    level), as every real note begins (column 0 aside: notes held over from before the window).
+    The decoder starts a note there either way, so the notes are the same; but unstruck,
+    generators drew most notes as bare runs of sustain, which D took for held notes.
     """
 
     SOUNDING = pixels_to_tanh(DEFAULT_THRESHOLD - 0.5)  # tanh_to_pixels rounds to the nearest level
     ONSET = pixels_to_tanh(ONSET_THRESHOLD - 0.5)
     SUSTAIN = pixels_to_tanh(SUSTAIN_LEVEL)
+    STRUCK = float(pixels_to_tanh(velocity_to_level(DEFAULT_VELOCITY)))
 
-    def __init__(self, strike_heads: bool = False, **kwargs):
+    def __init__(self, strike_heads: bool = False, velocity: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.strike_heads = strike_heads
+        self.strike_heads, self.velocity = strike_heads, velocity
 
     def call(self, x):
-        levels = ops.where(x >= self.ONSET, 1.0, ops.where(x >= self.SOUNDING, self.SUSTAIN, -1.0))
+        onset = x if self.velocity else ops.ones_like(x)
+        levels = ops.where(x >= self.ONSET, onset, ops.where(x >= self.SOUNDING, self.SUSTAIN, -1.0))
         if self.strike_heads:
             sounding = levels > -1.0
             before = ops.concatenate([ops.ones_like(sounding[:, :, :1]), sounding[:, :, :-1]], axis=2)
-            levels = ops.where(ops.logical_and(sounding, ops.logical_not(before)), 1.0, levels)
+            head = ops.logical_and(sounding, ops.logical_not(before))
+            levels = ops.where(ops.logical_and(head, x < self.ONSET), self.STRUCK if self.velocity else 1.0, levels)
         return x + ops.stop_gradient(levels - x)
 
     def get_config(self):
-        return {**super().get_config(), "strike_heads": self.strike_heads}
+        return {**super().get_config(), "strike_heads": self.strike_heads, "velocity": self.velocity}
 
 
-class ModeSeeking(layers.Layer):
-    """Charges G for rolls from different latents that differ less than real rolls do, and passes them on.
+@keras.saving.register_keras_serializable(package="pianola")
+class SilenceAbovePiano(layers.Layer):
+    """Adds the rows above the piano's top key (C8), silent: the generator draws only the 88 keys."""
+
+    def __init__(self, rows: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    def call(self, x):
+        silence = -ops.ones_like(x[:, :1])
+        return ops.concatenate([silence] * self.rows + [x], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "rows": self.rows}
+
+
+# Mean |pixel difference| in [-1, 1] units of two random MAESTRO train rolls (512 pairs).
+REAL_ROLL_GAP = 0.107
+LATENT_GAP = 1.128  # mean |difference| of two standard normals: 2 / sqrt(pi)
+
+
+def mode_seeking_loss(latent, rolls, weight: float):
+    """Charges G for rolls from different latents that differ less than real rolls do.
 
     Mode seeking (MSGAN, Mao et al. 2019) in the bounded form of DSGAN (Yang et al. 2019), so
     that the gradient stays finite even when two snapped rolls are identical: the loss is
-    weight * max(0, 1 - gap / (REAL_GAP * latent gap / LATENT_GAP)), each roll paired with its
+    weight * max(0, 1 - gap / (REAL_ROLL_GAP * latent gap / LATENT_GAP)), each roll paired with its
     batch neighbour. At the real gap the term vanishes: G is asked for real music's variety, no more.
     """
-
-    REAL_GAP = 0.107  # mean |pixel difference| in [-1, 1] units of two random MAESTRO train rolls (512 pairs)
-    LATENT_GAP = 1.128  # mean |difference| of two standard normals: 2 / sqrt(pi)
-
-    def __init__(self, weight: float, **kwargs):
-        super().__init__(**kwargs)
-        self.weight = weight
-
-    def call(self, inputs):
-        latent, rolls = inputs
-        image_gap = ops.mean(ops.abs(rolls - ops.roll(rolls, 1, axis=0)))
-        latent_gap = ops.mean(ops.abs(latent - ops.roll(latent, 1, axis=0)))
-        wanted = self.REAL_GAP * latent_gap / self.LATENT_GAP
-        self.add_loss(self.weight * ops.relu(1.0 - image_gap / wanted))
-        return rolls
+    image_gap = ops.mean(ops.abs(rolls - ops.roll(rolls, 1, axis=0)))
+    latent_gap = ops.mean(ops.abs(latent - ops.roll(latent, 1, axis=0)))
+    wanted = REAL_ROLL_GAP * latent_gap / LATENT_GAP
+    return weight * ops.relu(1.0 - image_gap / wanted)
 
 
 class MinibatchStd(layers.Layer):
@@ -173,28 +191,41 @@ class RollSummary(layers.Layer):
         ], axis=1)
 
 
+def compute_policy(config: TrainConfig) -> str:
+    """The dtype policy of the layers that do the heavy arithmetic: bfloat16 with float32 weights, or float32.
+
+    Outputs, snapping, summaries and D's verdict stay float32 (their layers say so), so pixel
+    levels and losses keep their precision.
+    """
+    return "mixed_bfloat16" if config.mixed_precision else "float32"
+
+
 def build_generator(config: TrainConfig) -> keras.Model:
     """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a 7x19 map, four doublings, crop to 106x300."""
     height, width = config.base_shape
     channels = config.generator_channels
+    policy = compute_policy(config)
     latent = keras.Input((config.latent_dim,), name="latent")
-    x = layers.Dense(height * width * channels[0])(latent)
-    x = layers.LeakyReLU(0.2)(x)
-    x = layers.Reshape((height, width, channels[0]))(x)
+    x = layers.Dense(height * width * channels[0], dtype=policy)(latent)
+    x = layers.LeakyReLU(0.2, dtype=policy)(x)
+    x = layers.Reshape((height, width, channels[0]), dtype=policy)(x)
     for filters in channels[1:] + (channels[-1],):
         # Nearest-neighbour doubling then a convolution: no checkerboard pattern, which stride-2
         # transposed convolutions left all over the rolls in a side-by-side run.
-        x = layers.UpSampling2D(2)(x)
-        x = layers.Conv2D(filters, 3, padding="same")(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.LeakyReLU(0.2)(x)
-    x = layers.Conv2D(1, 5, padding="same", activation="tanh")(x)
-    extra_h, extra_w = height * 16 - N_PITCHES, width * 16 - WINDOW_STEPS
+        x = layers.UpSampling2D(2, dtype=policy)(x)
+        x = layers.Conv2D(filters, 3, padding="same", dtype=policy)(x)
+        x = layers.BatchNormalization(dtype=policy)(x)
+        x = layers.LeakyReLU(0.2, dtype=policy)(x)
+    x = layers.Conv2D(1, 5, padding="same", activation="tanh", dtype="float32")(x)
+    rows = N_PITCHES - ROWS_ABOVE_PIANO if config.piano_rows_only else N_PITCHES
+    extra_h, extra_w = height * 16 - rows, width * 16 - WINDOW_STEPS
     if extra_h < 0 or extra_w < 0:
-        raise ValueError(f"base_shape {config.base_shape} is too small for {IMAGE_SHAPE}")
+        raise ValueError(f"base_shape {config.base_shape} is too small for {rows}x{WINDOW_STEPS}")
     x = layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)))(x)
     if config.snap_output:
-        x = SnapToLevels(config.strike_heads)(x)
+        x = SnapToLevels(config.strike_heads, config.onset_velocity)(x)
+    if config.piano_rows_only:
+        x = SilenceAbovePiano(ROWS_ABOVE_PIANO)(x)
     return keras.Model(latent, x, name="generator")
 
 
@@ -202,8 +233,9 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
     """106x300x1 roll -> probability that it is real (sigmoid, so 0.5 means 'cannot tell')."""
 
     def normalized(layer: layers.Layer) -> layers.Layer:
-        return layers.SpectralNormalization(layer) if config.spectral_norm else layer
+        return layers.SpectralNormalization(layer, dtype=layer.dtype_policy) if config.spectral_norm else layer
 
+    policy = compute_policy(config)
     image = keras.Input(IMAGE_SHAPE, name="roll")
     x = image
     if config.augment_shift or config.augment_transpose:
@@ -214,11 +246,13 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
     if config.summary_view:
         summary = normalized(layers.Dense(64))(RollSummary()(x))
         summary = layers.LeakyReLU(0.2)(summary)
+    if config.piano_rows_only:
+        x = layers.Cropping2D(((ROWS_ABOVE_PIANO, 0), (0, 0)))(x)
     for filters in config.discriminator_channels:
-        x = normalized(layers.Conv2D(filters, 4, strides=2, padding="same"))(x)
-        x = layers.LeakyReLU(0.2)(x)
+        x = normalized(layers.Conv2D(filters, 4, strides=2, padding="same", dtype=policy))(x)
+        x = layers.LeakyReLU(0.2, dtype=policy)(x)
     if config.minibatch_std:
-        x = MinibatchStd()(x)
+        x = MinibatchStd(dtype="float32")(x)
     x = layers.Flatten()(x)
     if summary is not None:
         x = layers.Concatenate()([x, summary])
@@ -274,31 +308,20 @@ def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
 
 
 def build_dcgan(config: TrainConfig) -> Models:
-    """Compiled models, with both optimizers built so that their state can be restored.
+    """The networks and their optimizers, built, so that a checkpoint's state can be restored into them.
 
-    The discriminator's `trainable` flag is switched before each train_on_batch call
-    (`discriminator.trainable = True` to train it, False to train the generator
-    through it); `train_discriminator_step` and `train_generator_step` do that.
+    `model.step.GanStep` trains them; the averaged generator starts as a copy of the generator.
     """
     if config.architecture not in BUILDERS:
         raise SystemExit(f"train: unknown architecture {config.architecture!r}; choose one of {', '.join(BUILDERS)}")
     build_g, build_d = BUILDERS[config.architecture]
     generator, discriminator = build_g(config), build_d(config)
-    discriminator.compile(optimizer=_optimizer(config), loss="binary_crossentropy", metrics=[mean_output])
-    discriminator.optimizer.build(discriminator.trainable_variables)
-
-    discriminator.trainable = False
-    latent = keras.Input((config.latent_dim,))
-    rolls = generator(latent)
-    if config.mode_seeking:
-        rolls = ModeSeeking(config.mode_seeking)([latent, rolls])
-    combined = keras.Model(latent, discriminator(rolls), name="dcgan")
-    combined.compile(optimizer=_optimizer(config), loss="binary_crossentropy", metrics=[mean_output])
-    combined.optimizer.build(combined.trainable_variables)
-    discriminator.trainable = True
+    d_optimizer, g_optimizer = _optimizer(config), _optimizer(config)
+    d_optimizer.build(discriminator.trainable_variables)
+    g_optimizer.build(generator.trainable_variables)
     average = generator
     if config.ema:
         average = build_g(config)
         for target, source in zip(average.variables, generator.variables, strict=True):
             target.assign(keras.ops.convert_to_numpy(source))  # a copy: JAX may donate the source buffer
-    return Models(generator, discriminator, combined, average)
+    return Models(generator, discriminator, average, d_optimizer, g_optimizer)

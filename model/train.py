@@ -2,10 +2,10 @@
 
     python pipeline.py train [--preset tiny] [--resume] [--max-steps N] [--minutes M]
 
-Each step trains the discriminator on one real and one generated batch, then the
-generator through the frozen discriminator. Training stops when the moving
-averages of D(real) and D(fake) both stay within `balance_tol` of 0.5 for
-`patience` steps (the discriminator can no longer tell), or at `max_steps`, or
+Each step (`model/step.py`, one compiled function) trains the discriminator on one real and
+one generated batch, then the generator through the discriminator, then the averaged
+generator. Training stops when the moving averages of D(real) and D(fake) both stay
+within `balance_tol` of 0.5 for `patience` steps (the discriminator can no longer tell), or at `max_steps`, or
 after `minutes`; it prints which.
 """
 
@@ -22,14 +22,15 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.io import write_png_atomic
-from model import checkpoint, metrics
+from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
-from model.data import ImageStream, list_images, sample_rolls
+from model.data import ImageStream, list_images, read_rolls, sample_paths
 from model.dcgan import build_dcgan
 from model.generate import generate_rolls, latents, roll_grid
+from model.step import GanStep
 
-LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake",
-              "d_real_average", "d_fake_average", "images_per_second", "seconds", "validation_fd")
+LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake", "d_real_average",
+              "d_fake_average", "images_per_second", "seconds", "validation_accuracy", "validation_fd")
 
 
 def describe_device() -> str:
@@ -87,19 +88,28 @@ class Balance:
 
 
 class ValidationScore:
-    """Frechet distance of the averaged generator's rolls to held-out real rolls, and the best one so far.
+    """How well a classifier tells the averaged generator's rolls from held-out real rolls, and the best so far.
 
-    D near 0.5 says only that D is stuck, not that the music is good; this is the
-    number that says so, and the checkpoint with the lowest one is kept in `best/`.
+    D near 0.5 says only that D is stuck, not that the music is good. The score is the two-sample
+    test's musical-feature classifier accuracy (0.5: it cannot tell; `model.twosample`), and the
+    checkpoint with the lowest one is kept in `best/`. The Frechet distance is logged beside it.
     """
 
     def __init__(self, folder: Path, config: TrainConfig):
-        self.real = metrics.features(sample_rolls(folder, config.validation_rolls, config.seed, "train"))
+        paths = sample_paths(folder, config.validation_rolls, config.seed, "train")
+        rolls = read_rolls(paths)
+        self.real_features = metrics.features(rolls)
+        self.real = twosample.prepare(rolls, [twosample.piece_of(p) for p in paths])
         self.latents = latents([config.seed, 3], config.validation_rolls, config.latent_dim)
-        print(f"train: scoring checkpoints against {len(self.real)} rolls from {folder}")
+        print(f"train: scoring checkpoints against {len(paths)} rolls from {folder}")
 
-    def __call__(self, generator: keras.Model) -> float:
-        return metrics.frechet_distance(self.real, metrics.features(generate_rolls(generator, self.latents)))
+    def __call__(self, generator: keras.Model) -> tuple[float, float]:
+        """(two-sample feature accuracy, Frechet distance) of the generator's rolls."""
+        rolls = generate_rolls(generator, self.latents)
+        generated = twosample.prepare(rolls, twosample.own_groups("generated", len(rolls)))
+        accuracy = twosample.boosted_accuracy(self.real.musical, self.real.groups, generated.musical,
+                                              generated.groups).mean
+        return accuracy, metrics.frechet_distance(self.real_features, metrics.features(rolls))
 
 
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
@@ -119,17 +129,16 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
 
     keras.utils.set_random_seed(config.seed)
     models = build_dcgan(config)
-    generator, discriminator, combined, average = models
     checkpoints = run_dir / "checkpoints"
-    step, balance, best_fd = 0, Balance(), float("inf")
+    step, balance, best_score = 0, Balance(), float("inf")
     if resume:
         newest = checkpoint.newest_valid(checkpoints, "train")
         if newest:
             step, loop_state = checkpoint.restore(newest, models)
             balance = Balance(**loop_state["balance"])
-            best_fd = loop_state.get("best_fd", best_fd)
-            for optimizer in (discriminator.optimizer, combined.optimizer):
-                optimizer.learning_rate = config.learning_rate  # restored with the variables; --learning-rate wins
+            best_score = loop_state.get("best_accuracy", best_score)
+            for optimizer in (models.d_optimizer, models.g_optimizer):
+                optimizer.learning_rate.assign(config.learning_rate)  # restored too; --learning-rate wins
             print(f"train: resumed from {newest} at step {step}")
         elif checkpoint.list_checkpoints(checkpoints):
             raise SystemExit(f"train: every checkpoint in {checkpoints} is damaged (see above); "
@@ -142,8 +151,9 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     _truncate_log(log_path, step)
 
     batch = config.batch_size
-    fool_labels = np.ones((batch, 1), dtype=np.float32)
     preview_latents = latents([config.seed, 2], config.sample_count, config.latent_dim)
+    gan = GanStep(models, config)
+    state = gan.state()
 
     started = time.monotonic()
     interval: list[tuple[float, ...]] = []
@@ -151,24 +161,13 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     stop_reason = None
     with tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True) as progress:
         for real in stream.batches(start=step):
-            # Training mode, as inside the combined model: batch-normalized layers then see batch statistics in both.
-            fake = keras.ops.convert_to_numpy(generator(latents([config.seed, 0, step], batch, config.latent_dim),
-                                                        training=True))
             noise = np.random.default_rng([config.seed, 4, step]).uniform(0, config.label_noise, (2, batch, 1))
-            real_labels = (config.real_label + noise[0]).astype(np.float32)
-            fake_labels = noise[1].astype(np.float32)
-            discriminator.trainable = True
-            on_real = discriminator.train_on_batch(real, real_labels, return_dict=True)
-            on_fake = discriminator.train_on_batch(fake, fake_labels, return_dict=True)
-            discriminator.trainable = False
-            on_generator = combined.train_on_batch(latents([config.seed, 1, step], batch, config.latent_dim),
-                                                   fool_labels, return_dict=True)
+            decay = np.float32(min(config.ema, (1 + step + 1) / (10 + step + 1)))
+            state, out = gan.step(state, real, latents([config.seed, 1, step], batch, config.latent_dim),
+                                  config.real_label + noise[0], noise[1], decay, step)
             step += 1
-            if average is not generator:
-                update_average(average, generator, min(config.ema, (1 + step) / (10 + step)))
-
-            d_real, d_fake = float(on_real["mean_output"]), float(on_fake["mean_output"])
-            losses = (float(on_real["loss"]), float(on_fake["loss"]), float(on_generator["loss"]))
+            d_real, d_fake = float(out.d_real), float(out.d_fake)
+            losses = (float(out.d_loss_real), float(out.d_loss_fake), float(out.g_loss))
             if not np.all(np.isfinite((*losses, d_real, d_fake))):
                 _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
             balance.update(d_real, d_fake, config)
@@ -187,36 +186,33 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
 
             if step % config.checkpoint_every == 0 or stop_reason:
                 now = time.monotonic()
+                gan.write_back(state)
                 means = np.mean(interval, axis=0)
-                fd = score(average) if score else float("nan")
+                accuracy, fd = score(models.average) if score else (float("nan"), float("nan"))
                 row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
                        round(len(interval) * batch / max(now - interval_started, 1e-9), 4), round(now - started, 1),
-                       round(fd, 3))
-                loop_state = {"balance": dataclasses.asdict(balance), "best_fd": min(best_fd, fd)}
+                       round(accuracy, 4), round(fd, 3))
+                loop_state = {"balance": dataclasses.asdict(balance), "best_accuracy": min(best_score, accuracy)}
                 try:
                     saved = checkpoint.save(checkpoints, step, models, loop_state, config.keep)
                 except checkpoint.CheckpointError as error:
                     _diverged(str(error), checkpoints, progress)
-                if fd < best_fd:
-                    best_fd = fd
-                    checkpoint.keep_best(saved, run_dir / "best", fd)
-                    progress.write(f"train: step {step}: validation Frechet distance {fd:.2f}, the best so far")
-                write_png_atomic(roll_grid(generate_rolls(average, preview_latents)),
+                if accuracy < best_score:
+                    best_score = accuracy
+                    checkpoint.keep_best(saved, run_dir / "best", {"validation_accuracy": accuracy,
+                                                                   "validation_fd": fd})
+                    progress.write(f"train: step {step}: validation two-sample accuracy {accuracy:.3f} "
+                                   f"(Frechet distance {fd:.1f}), the best so far")
+                write_png_atomic(roll_grid(generate_rolls(models.average, preview_latents)),
                                  run_dir / "samples" / f"step_{step:08d}.png")
                 _append_log(log_path, row)
-                interval, interval_started = [], now
+                interval, interval_started = [], time.monotonic()
             if stop_reason:
                 break
     print(f"train: stopped at step {step}: {stop_reason}; checkpoint {saved}")
     if score:
-        print(f"train: best validation Frechet distance {best_fd:.2f}: {run_dir / 'best'}")
+        print(f"train: best validation two-sample accuracy {best_score:.3f}: {run_dir / 'best'}")
     return saved
-
-
-def update_average(average: keras.Model, generator: keras.Model, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * generator, every variable (batch-norm statistics too)."""
-    for target, source in zip(average.variables, generator.variables, strict=True):
-        target.assign(decay * target + (1.0 - decay) * source)
 
 
 def _diverged(what: str, checkpoints: Path, progress: tqdm) -> None:
