@@ -43,7 +43,6 @@ BLOCK_STEPS = 2 * STEPS_PER_BEAT  # the shuffled baseline's blocks: 1 s at 120 b
 REPETITION_LAGS = range(1, 9)  # beats: how far back material may repeat
 LOW_PITCH, HIGH_PITCH = 48, 72  # register shares: below C3, from C5 up
 DENSITY_RADIUS = 2  # steps either side of a note's onset counted as its local onset density
-MIN_FOLDS = 2
 
 # The musical features, after metrics.roll_features' (pitch bands, pitch classes, note lengths, statistics).
 EXTRA_FEATURES = (
@@ -106,7 +105,7 @@ class CnnSettings:
 
     filters: tuple[int, ...] = (16, 32, 32)  # one 3x3 conv + 2x2 max-pool each
     first_stride: int = 2  # the first conv strides over pitch and time: the rolls are large, the classes few
-    epochs: int = 5  # 5 at 3e-3 told the shipped generator at 0.99 (4 at 2e-3: 0.95), real against real 0.54
+    epochs: int = 5  # 5 at 3e-3 told the shipped generator at 0.99 (4 at 2e-3: 0.95); real against real 0.52-0.54
     batch_size: int = 32
     learning_rate: float = 3e-3
     dropout: float = 0.3
