@@ -24,7 +24,7 @@ from tqdm import tqdm
 from img2midi.core import roll_to_notes
 from midi2img.atomic import atomic_path
 from model import metrics, twosample
-from model.data import list_images, sample_rolls
+from model.data import read_rolls, sample_paths, sample_rolls
 from model.generate import generate_rolls, latents
 from model.sample import load_generator
 
@@ -73,18 +73,6 @@ def score_set(rolls: np.ndarray, own: np.ndarray, real: RealSet, training: np.nd
     )
 
 
-def sample_paths(folder: Path, count: int | None, seed: int = 0, stage: str = "train") -> list[Path]:
-    """LOCAL, until model.data has it: the paths that data.sample_rolls reads for the same arguments.
-
-    Its seeded choice, repeated, so the two-sample folds can group real rolls by their source piece.
-    """
-    paths = list_images(folder, stage)
-    if count is not None and count < len(paths):
-        chosen = sorted(np.random.default_rng(seed).choice(len(paths), size=count, replace=False))
-        paths = [paths[i] for i in chosen]
-    return paths
-
-
 def two_sample_tests(real: twosample.PreparedSet, reference: twosample.PreparedSet, generated: np.ndarray,
                      name: str, seed: int, folds: int, cnn: twosample.CnnSettings) -> dict:
     """Every set against the real rolls with each classifier: the ceiling, both baselines, the model.
@@ -128,10 +116,10 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     if name is None:  # pretrained/generator.keras -> "pretrained", runs/x -> "x", mine.keras -> "mine"
         name = model.parent.name if model.is_file() and model.stem == "generator" else model.stem
     generator = load_generator(model, "evaluate")
-    real_rolls = sample_rolls(real, n, seed, "evaluate")
-    reference_rolls = sample_rolls(reference, n, seed, "evaluate")
-    real_pieces = [twosample.piece_of(p) for p in sample_paths(real, n, seed, "evaluate")]
-    reference_pieces = [twosample.piece_of(p) for p in sample_paths(reference, n, seed, "evaluate")]
+    real_paths, reference_paths = sample_paths(real, n, seed, "evaluate"), sample_paths(reference, n, seed, "evaluate")
+    real_rolls, reference_rolls = read_rolls(real_paths, "evaluate"), read_rolls(reference_paths, "evaluate")
+    real_pieces = [twosample.piece_of(p) for p in real_paths]
+    reference_pieces = [twosample.piece_of(p) for p in reference_paths]
     training = sample_rolls(train_images, None, stage="evaluate")  # all of them
     generated = generate_in_batches(generator, n, seed)
     real_features = metrics.features(real_rolls)

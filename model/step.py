@@ -145,8 +145,15 @@ class GanStep:
 
     def step(self, state: State, real, latent, real_labels, fake_labels, decay: float,
              step: int) -> tuple[State, StepOutput]:
-        """Step `step` from numpy inputs (tensors first, so that a compiled step is traced once)."""
-        inputs = [ops.convert_to_tensor(x, "float32") for x in (real, latent, real_labels, fake_labels, decay)]
+        """Step `step` from numpy inputs (tensors first, so that a compiled step is traced once).
+
+        Under a `keras.distribution` (data parallelism on JAX), each batch is split across the devices.
+        """
+        inputs = [ops.convert_to_tensor(x, "float32") for x in (real, latent, real_labels, fake_labels)]
+        distribution = keras.distribution.distribution()
+        if distribution is not None:
+            inputs = [keras.distribution.distribute_tensor(x, distribution.get_data_layout(x.shape)) for x in inputs]
+        inputs.append(ops.convert_to_tensor(decay, "float32"))
         penalize = bool(self.config.r1_gamma) and step % self.config.r1_every == 0
         return (self._penalized if penalize else self._compiled)(state, *inputs)
 
@@ -160,8 +167,14 @@ class GanStep:
         """The models' current values (at the start, and after a restore)."""
         g, d = self.models.generator, self.models.discriminator
 
+        distribution = keras.distribution.distribution()
+
         def values(variables):
-            return [ops.convert_to_tensor(keras.ops.convert_to_numpy(v)) for v in variables]
+            copies = [ops.convert_to_tensor(keras.ops.convert_to_numpy(v)) for v in variables]
+            if distribution is None:
+                return copies
+            return [keras.distribution.distribute_tensor(c, distribution.get_variable_layout(v))
+                    for c, v in zip(copies, variables, strict=True)]
 
         return State(values(g.trainable_variables), values(g.non_trainable_variables),
                      values(d.trainable_variables), values(d.non_trainable_variables),

@@ -56,6 +56,19 @@ def describe_device() -> str:
     return f"train: backend {backend}, on CPU (no GPU visible)"
 
 
+def data_parallel(batch_size: int) -> keras.distribution.DataParallel | None:
+    """On JAX with several devices: data parallelism, each device taking an equal slice of every batch."""
+    if keras.backend.backend() != "jax":
+        return None
+    devices = keras.distribution.list_devices()
+    if len(devices) < 2:
+        return None
+    if batch_size % len(devices):
+        raise SystemExit(f"train: batch {batch_size} does not split evenly over {len(devices)} devices; "
+                         f"pass --batch-size a multiple of {len(devices)}")
+    return keras.distribution.DataParallel(devices=devices)
+
+
 def resolve_config(run_dir: Path, resume: bool, preset: str, overrides: dict) -> TrainConfig:
     """A new run takes the preset plus overrides; a resumed run keeps its saved settings plus overrides."""
     saved = run_dir / "config.json"
@@ -128,6 +141,10 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     score = ValidationScore(validation_images, config) if validation_images and config.validation_rolls else None
 
     keras.utils.set_random_seed(config.seed)
+    distribution = data_parallel(config.batch_size)
+    if distribution is not None:
+        keras.distribution.set_distribution(distribution)
+        print(f"train: data parallel over {len(distribution.device_mesh.devices.flat)} devices")
     models = build_dcgan(config)
     checkpoints = run_dir / "checkpoints"
     step, balance, best_score = 0, Balance(), float("inf")

@@ -32,10 +32,10 @@ from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes
-from img2midi.mood import PIANO_HIGHEST, PIANO_LOWEST, PROFILES
+from img2midi.mood import PROFILES
 from midi2img import spec
 from midi2img.core import notes_to_roll
-from midi2img.spec import ONSET_THRESHOLD, STEPS_PER_BEAT, pitch_to_row
+from midi2img.spec import ONSET_THRESHOLD, PIANO_HIGHEST, PIANO_LOWEST, STEPS_PER_BEAT, pitch_to_row
 from model import metrics
 
 PIANO_ROWS = slice(pitch_to_row(PIANO_HIGHEST), pitch_to_row(PIANO_LOWEST) + 1)  # the 88 rows a piano can play
