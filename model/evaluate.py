@@ -73,8 +73,9 @@ def score_set(rolls: np.ndarray, own: np.ndarray, real: RealSet, training: np.nd
     )
 
 
-def two_sample_tests(real: twosample.PreparedSet, reference: twosample.PreparedSet, generated: np.ndarray,
-                     name: str, seed: int, folds: int, cnn: twosample.CnnSettings) -> dict:
+def two_sample_tests(real: twosample.PreparedSet, reference: twosample.PreparedSet,
+                     generated: twosample.PreparedSet, name: str, seed: int, folds: int,
+                     cnn: twosample.CnnSettings) -> dict:
     """Every set against the real rolls with each classifier: the ceiling, both baselines, the model.
 
     Returns {"sets": {label: {classifier: FoldScores}}, "seconds": {...}}, or {"skipped": reason}
@@ -82,10 +83,11 @@ def two_sample_tests(real: twosample.PreparedSet, reference: twosample.PreparedS
     """
     started = time.perf_counter()
     sets = {CEILING: reference}
-    sets[RANDOM_NOTES] = twosample.prepare(twosample.random_note_rolls(real, len(generated), seed),
-                                           twosample.own_groups("random", len(generated)))
+    count = len(generated.rolls)
+    sets[RANDOM_NOTES] = twosample.prepare(twosample.random_note_rolls(real, count, seed),
+                                           twosample.own_groups("random", count))
     sets[SHUFFLED_BLOCKS] = twosample.prepare(twosample.shuffled_block_rolls(real, seed), real.groups)
-    sets[name] = twosample.prepare(generated, twosample.own_groups("generated", len(generated)))
+    sets[name] = generated
     timings = {"preparing": time.perf_counter() - started}
     scores: dict[str, dict[str, twosample.FoldScores]] = {}
     try:
@@ -130,11 +132,14 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
         "real (validation)": score_set(reference_rolls, metrics.features(reference_rolls), real_set, training),
         name: score_set(generated, metrics.features(generated), real_set, training),
     }
-    tests = two_sample_tests(twosample.prepare(real_rolls, real_pieces),
-                             twosample.prepare(reference_rolls, reference_pieces), generated, name, seed, folds, cnn)
+    prepared = {"real (test)": twosample.prepare(real_rolls, real_pieces),
+                "real (validation)": twosample.prepare(reference_rolls, reference_pieces),
+                name: twosample.prepare(generated, twosample.own_groups("generated", len(generated)))}
+    tests = two_sample_tests(*prepared.values(), name, seed, folds, cnn)
     folder = reports / name
     folder.mkdir(parents=True, exist_ok=True)
     summary = summarize(sets, real_scores, n)
+    add_dynamics(summary, prepared)
     summary["two_sample"] = summarize_two_sample(tests, folds, cnn)
     text = render_markdown(name, model, summary, n, real, reference, train_images)
     with atomic_path(folder / "report.md") as tmp:
@@ -166,6 +171,24 @@ def summarize(sets: dict[str, SetScores], real: SetScores, n: int) -> dict:
             "nearest_training_p05": float(np.percentile(scores.nearest_training, 5)),
         }
     return summary
+
+
+# Within-roll dynamics, checked like the statistics: the mean over rolls within one real sd of the real mean.
+DYNAMIC_STATISTICS = ("velocity_mean", "velocity_sd")
+
+
+def add_dynamics(summary: dict, prepared: dict[str, twosample.PreparedSet]) -> None:
+    """Each set's within-roll velocity level and spread, beside its statistics (the first set is the real one)."""
+    columns = [twosample.DYNAMICS_FEATURES.index(stat) for stat in DYNAMIC_STATISTICS]
+    real = next(iter(prepared.values())).dynamics[:, columns]
+    real_mean, real_sd = real.mean(axis=0), real.std(axis=0)
+    for label, prepared_set in prepared.items():
+        values = prepared_set.dynamics[:, columns]
+        for i, stat in enumerate(DYNAMIC_STATISTICS):
+            mean = float(values[:, i].mean())
+            summary["sets"][label]["statistics"][stat] = {
+                "mean": mean, "sd": float(values[:, i].std()),
+                "within_real_sd": bool(abs(mean - real_mean[i]) <= real_sd[i])}
 
 
 def summarize_two_sample(tests: dict, folds: int, cnn: twosample.CnnSettings) -> dict:
@@ -223,7 +246,7 @@ def render_markdown(name: str, model: Path, summary: dict, n: int, real: Path, r
              f"`{train_images}`. Statistics as mean ± sd over rolls; ✓ where the mean lies within one real sd "
              "of the real mean.", "",
              "| statistic | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    for stat in metrics.STATISTICS:
+    for stat in summary["sets"][labels[0]]["statistics"]:  # metrics.STATISTICS, then DYNAMIC_STATISTICS
         cells = []
         for label in labels:
             s = summary["sets"][label]["statistics"][stat]

@@ -15,8 +15,8 @@ from tests.test_model import write_rolls
 
 
 def as_pieces(folder, prefix):
-    """Rename roll_NNNN.png to <prefix><piece>_NNNN.png, two windows a piece, as midi2img names them."""
-    for i, path in enumerate(sorted(folder.glob("roll_*.png"))):
+    """Rename the rolls to <prefix><piece>_NNNN.png, two windows a piece, as midi2img names them."""
+    for i, path in enumerate(sorted(folder.glob("*.png"))):
         path.rename(folder / f"{prefix}{i // 2}_{i % 2:04d}.png")
     return folder
 
@@ -66,6 +66,9 @@ def test_report_numbers(report):
         assert 0 <= scores["nearest_training_mean"] <= 1 and np.isfinite(scores["frechet_distance"])
     # Test and validation rolls were drawn apart from the training rolls: none is a copy.
     assert real["nearest_training_p05"] > 0.5
+    # Dynamics beside the statistics: every made-up onset is ONSET_LEVEL, velocity 127, so no spread.
+    assert real["statistics"]["velocity_mean"]["mean"] == pytest.approx(127)
+    assert real["statistics"]["velocity_sd"]["mean"] == pytest.approx(0)
 
 
 def test_report_two_sample(report):
