@@ -321,7 +321,9 @@ def build_dcgan(config: TrainConfig) -> Models:
     g_optimizer.build(generator.trainable_variables)
     average = generator
     if config.ema:
-        average = build_g(config)
+        # float32 throughout: the average is what is saved and sampled, and float32 arithmetic gives the
+        # same notes on every backend (bfloat16 rounds differently on each).
+        average = build_g(config.replace(mixed_precision=False))
         for target, source in zip(average.variables, generator.variables, strict=True):
             target.assign(keras.ops.convert_to_numpy(source))  # a copy: JAX may donate the source buffer
     return Models(generator, discriminator, average, d_optimizer, g_optimizer)

@@ -68,6 +68,13 @@ def weights(model) -> list[np.ndarray]:
     return [keras.ops.convert_to_numpy(v) for v in model.variables]
 
 
+def test_the_trained_generator_computes_in_bfloat16_and_the_saved_average_in_float32():
+    models = build_dcgan(TINY)  # mixed precision is on by default
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in models.generator.layers}
+    assert {layer.dtype_policy.name for layer in models.average.layers} == {"float32"}  # same notes on every backend
+    assert models.generator.output.dtype == "float32"  # pixel levels keep their precision
+
+
 def test_shapes_and_latent_size():
     generator, discriminator, *_ = build_dcgan(TINY)
     assert generator.input_shape == (None, 14)
