@@ -39,8 +39,9 @@ class TrainConfig:
     summary_view: bool = True
     augment_shift: int = 32
     augment_transpose: int = 3
-    # bfloat16 arithmetic with float32 weights in the convolutions and dense layers (1.6x on this CPU's
-    # AVX-512 BF16; the same on GPUs); outputs and losses stay float32.
+    # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
+    # (1.12x images/s on this 2-core CPU, bench/train_speed.py; more on GPUs); outputs, losses and the
+    # saved average stay float32.
     mixed_precision: bool = True
     # Optimisation.
     batch_size: int = 16

@@ -2,9 +2,9 @@
 
     python pipeline.py train [--preset tiny] [--resume] [--max-steps N] [--minutes M]
 
-Each step (`model/step.py`, one compiled function) trains the discriminator on one real and
-one generated batch, then the generator through the discriminator, then the averaged
-generator. Training stops when the moving averages of D(real) and D(fake) both stay
+Each step (`model/step.py`, one compiled function) trains the generator through the
+discriminator, then the discriminator on one real batch and on the generator's batch, then
+the averaged generator. Training stops when the moving averages of D(real) and D(fake) both stay
 within `balance_tol` of 0.5 for `patience` steps (the discriminator can no longer tell), or at `max_steps`, or
 after `minutes`; it prints which.
 """
