@@ -28,8 +28,9 @@ from img2midi.audio import (
 from img2midi.figures import Piece, write_contact_sheet, write_piece_figure
 from img2midi.mood import MOODS, PIANO_HIGHEST, Mood, arrange
 from midi2img.atomic import first_line
-from midi2img.spec import IMAGE_SHAPE, STEPS_PER_BEAT, WINDOW_STEPS
+from midi2img.spec import DEFAULT_VELOCITY, IMAGE_SHAPE, STEPS_PER_BEAT, WINDOW_STEPS
 from model import checkpoint
+from model.dcgan import SnapToLevels
 from model.longform import generate_pieces, roll_to_loop_notes, rotate_loop_notes
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
@@ -120,10 +121,21 @@ def piece_steps(duration: float | None, loop: bool, seconds_per_step: float) -> 
     return max(1, round((duration - (0 if loop else TAIL_SECONDS)) / seconds_per_step))
 
 
-def decode_piece(roll: np.ndarray, threshold: int | None, loop: bool) -> np.ndarray:
-    """Notes of a piece's roll (a loop's as a ring); rows above C8 are no piano key, so notes there are dropped."""
+def draws_velocities(generator: keras.Model) -> bool:
+    """Whether a generator's onsets carry velocities; one trained before they did draws every onset loudest."""
+    return any(isinstance(layer, SnapToLevels) and layer.velocity for layer in generator.layers)
+
+
+def decode_piece(roll: np.ndarray, threshold: int | None, loop: bool, velocities: bool = True) -> np.ndarray:
+    """Notes of a piece's roll (a loop's as a ring); rows above C8 are no piano key, so notes there are dropped.
+
+    Without `velocities` (a generator that draws none), every note gets DEFAULT_VELOCITY, not the loudest.
+    """
     notes = roll_to_loop_notes(roll, threshold) if loop else roll_to_notes(roll, threshold)
-    return notes[notes[:, 0] <= PIANO_HIGHEST]
+    notes = notes[notes[:, 0] <= PIANO_HIGHEST]
+    if not velocities:
+        notes[:, 3] = DEFAULT_VELOCITY
+    return notes
 
 
 def loop_samples(n_steps: int, seconds_per_step: float, sample_rate: int) -> np.ndarray:
@@ -177,12 +189,13 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
 
     generator = load_generator(model_path)
+    velocities = draws_velocities(generator)
     rolls = generate_pieces(generator, seed, count, n_steps, loop)
     out.parent.mkdir(parents=True, exist_ok=True)
     pieces, written = [], []
     for index, roll in enumerate(rolls):
         paths = piece_paths(out, index, audio_format)
-        notes = arrange(decode_piece(roll, threshold, loop), roll, preset, transpose, loop)
+        notes = arrange(decode_piece(roll, threshold, loop, velocities), roll, preset, transpose, loop)
         report = ""
         track = None
         if loop:

@@ -412,3 +412,16 @@ def test_arrange_without_a_mood_only_transposes():
     notes = roll_to_notes(roll)
     assert arrange(notes, roll, None).tolist() == [[60, 0, 4, 127], [107, 4, 5, 1]]
     assert arrange(notes, roll, None, semitones=3).tolist() == [[63, 0, 4, 127], [98, 4, 5, 1]]  # 110 folds to 98
+
+
+def test_a_generator_that_draws_no_velocities_plays_at_the_default_velocity(tmp_path):
+    """The shipped generator was trained before onsets carried velocities: every onset is 255, which
+    would decode as the loudest; `sample` plays such a generator's notes at DEFAULT_VELOCITY instead."""
+    from midi2img.spec import DEFAULT_VELOCITY
+    from model.sample import draws_velocities, load_generator, sample
+
+    shipped = Path(__file__).resolve().parents[1] / "pretrained" / "generator.keras"
+    assert not draws_velocities(load_generator(shipped))
+    written = sample(tmp_path / "song.mid", shipped, audio=False)
+    velocities = {n.velocity for n in pretty_midi.PrettyMIDI(str(written[0])).instruments[0].notes}
+    assert velocities == {DEFAULT_VELOCITY}
