@@ -28,6 +28,7 @@ from midi2img.spec import (
 from model.config import TrainConfig
 from model.data import pixels_to_tanh
 from model.metrics import PITCH_BAND
+from model.musicstats import roll_statistics, standardize
 
 IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS, 1)
 ROWS_ABOVE_PIANO = int(pitch_to_row(PIANO_HIGHEST))  # 18: pitches 109..126
@@ -48,12 +49,14 @@ class MusicAugment(layers.Layer):
     """DiffAugment for piano rolls: one random circular time shift and transposition per batch, training only.
 
     Differentiable (a gather), so it sits inside D and also transforms the generator's
-    rolls on the way to D's verdict when the generator trains.
+    rolls on the way to D's verdict when the generator trains. The transposition wraps round
+    within the rows below `rows_above` (the piano's keys), so no sounding row moves where D
+    does not look.
     """
 
-    def __init__(self, max_shift: int, max_transpose: int, seed: int | None = None, **kwargs):
+    def __init__(self, max_shift: int, max_transpose: int, seed: int | None = None, rows_above: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.max_shift, self.max_transpose = max_shift, max_transpose
+        self.max_shift, self.max_transpose, self.rows_above = max_shift, max_transpose, rows_above
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, rolls, training=False):
@@ -63,10 +66,14 @@ class MusicAugment(layers.Layer):
         shift = keras.random.randint((), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
         transpose = keras.random.randint((), -self.max_transpose, self.max_transpose + 1, seed=self.seed_generator)
         rolls = ops.take(rolls, ops.mod(ops.arange(width) + shift, width), axis=2)
-        return ops.take(rolls, ops.mod(ops.arange(height) + transpose, height), axis=1)
+        keys = height - self.rows_above
+        rows = ops.concatenate([ops.arange(self.rows_above), self.rows_above + ops.mod(ops.arange(keys) + transpose,
+                                                                                        keys)])
+        return ops.take(rolls, rows, axis=1)
 
     def get_config(self):
-        return {**super().get_config(), "max_shift": self.max_shift, "max_transpose": self.max_transpose}
+        return {**super().get_config(), "max_shift": self.max_shift, "max_transpose": self.max_transpose,
+                "rows_above": self.rows_above}
 
 
 @keras.saving.register_keras_serializable(package="pianola")
@@ -191,6 +198,22 @@ class RollSummary(layers.Layer):
         ], axis=1)
 
 
+class MusicalView(layers.Layer):
+    """D's whole-roll view as a musician's statistics (model/musicstats.py), standardized on real rolls.
+
+    A superset of RollSummary's: beside key, register and density, notes a second, how long they
+    last, polyphony, silence, chords, metre, repetition and dynamics, each of which a classifier
+    uses to tell generated rolls from a pianist's.
+    """
+
+    def __init__(self, standardizer: tuple[np.ndarray, np.ndarray], **kwargs):
+        super().__init__(**kwargs)
+        self.standardizer = tuple(np.asarray(v, dtype="float32") for v in standardizer)
+
+    def call(self, rolls):
+        return standardize(roll_statistics(rolls), self.standardizer)
+
+
 def compute_policy(config: TrainConfig) -> str:
     """The dtype policy of the layers that do the heavy arithmetic: bfloat16 with float32 weights, or float32.
 
@@ -229,8 +252,11 @@ def build_generator(config: TrainConfig) -> keras.Model:
     return keras.Model(latent, x, name="generator")
 
 
-def build_discriminator(config: TrainConfig) -> keras.Model:
-    """106x300x1 roll -> probability that it is real (sigmoid, so 0.5 means 'cannot tell')."""
+def build_discriminator(config: TrainConfig, standardizer: tuple | None = None) -> keras.Model:
+    """106x300x1 roll -> probability that it is real (sigmoid, so 0.5 means 'cannot tell').
+
+    `standardizer`: (mean, scale) of real rolls' musical statistics, needed with `config.musical_view`.
+    """
 
     def normalized(layer: layers.Layer) -> layers.Layer:
         return layers.SpectralNormalization(layer, dtype=layer.dtype_policy) if config.spectral_norm else layer
@@ -239,11 +265,16 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
     image = keras.Input(IMAGE_SHAPE, name="roll")
     x = image
     if config.augment_shift or config.augment_transpose:
-        x = MusicAugment(config.augment_shift, config.augment_transpose, seed=config.seed)(x)
+        x = MusicAugment(config.augment_shift, config.augment_transpose, seed=config.seed,
+                         rows_above=ROWS_ABOVE_PIANO if config.piano_rows_only else 0)(x)
     if config.input_noise:
         x = layers.GaussianNoise(config.input_noise, seed=config.seed)(x)
     summary = None
-    if config.summary_view:
+    if config.musical_view:
+        if standardizer is None:
+            raise ValueError("the musical view needs the real statistics' standardizer")
+        summary = layers.LeakyReLU(0.2)(normalized(layers.Dense(64))(MusicalView(standardizer)(x)))
+    elif config.summary_view:
         summary = normalized(layers.Dense(64))(RollSummary()(x))
         summary = layers.LeakyReLU(0.2)(summary)
     if config.piano_rows_only:
@@ -307,15 +338,17 @@ def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     raise SystemExit(f"train: unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
 
 
-def build_dcgan(config: TrainConfig) -> Models:
+def build_dcgan(config: TrainConfig, standardizer: tuple | None = None) -> Models:
     """The networks and their optimizers, built, so that a checkpoint's state can be restored into them.
 
     `model.step.GanStep` trains them; the averaged generator starts as a copy of the generator.
+    `standardizer`: real rolls' musical statistics (see build_discriminator).
     """
     if config.architecture not in BUILDERS:
         raise SystemExit(f"train: unknown architecture {config.architecture!r}; choose one of {', '.join(BUILDERS)}")
     build_g, build_d = BUILDERS[config.architecture]
-    generator, discriminator = build_g(config), build_d(config)
+    generator = build_g(config)
+    discriminator = build_d(config, standardizer) if config.musical_view else build_d(config)
     d_optimizer, g_optimizer = _optimizer(config), _optimizer(config)
     d_optimizer.build(discriminator.trainable_variables)
     g_optimizer.build(generator.trainable_variables)

@@ -209,6 +209,19 @@ def test_music_augment_shifts_time_and_pitch_circularly_and_only_while_training(
     assert len(seen) > 1  # a new shift each batch
 
 
+def test_transposition_wraps_round_within_the_piano_keys_and_leaves_the_rows_above_in_place():
+    rolls = np.random.default_rng(0).uniform(-1, 1, (2, *IMAGE_SHAPE, 1)).astype(np.float32)
+    augment = MusicAugment(max_shift=0, max_transpose=3, seed=1, rows_above=18)
+    moved = 0
+    for _ in range(6):
+        out = keras.ops.convert_to_numpy(augment(rolls, training=True))
+        assert np.array_equal(out[:, :18], rolls[:, :18])
+        found = [t for t in range(-3, 4) if np.array_equal(out[:, 18:], np.roll(rolls[:, 18:], -t, axis=1))]
+        assert len(found) == 1
+        moved += found[0] != 0
+    assert moved
+
+
 def test_snapped_output_is_what_the_decoder_reads_and_passes_gradients_straight_through():
     soft = np.random.default_rng(0).uniform(-1, 1, (3, *IMAGE_SHAPE, 1)).astype(np.float32)
     snapped = keras.ops.convert_to_numpy(SnapToLevels()(soft))
