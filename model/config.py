@@ -37,9 +37,6 @@ class TrainConfig:
     # D also reads whole-roll summaries (pitch-class and register shares, density; see RollSummary):
     # key and texture are properties of the whole roll that convolutions learn slowly.
     summary_view: bool = True
-    # ...or, instead, a musician's statistics of the whole roll (see MusicalView): also notes a second, note
-    # lengths, polyphony, silence, chords, metre, repetition and dynamics.
-    musical_view: bool = False
     augment_shift: int = 32
     augment_transpose: int = 3
     # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
@@ -57,12 +54,6 @@ class TrainConfig:
     # applied lazily every r1_every steps (StyleGAN2); an alternative to spectral norm that lets D be sharp.
     r1_gamma: float = 0.0
     r1_every: int = 8
-    # Feature matching (model/musicstats.py): weight of the MMD between the musical statistics of G's batch and
-    # of real rolls in G's loss (0: none). D judges local texture; this asks G for a pianist's whole-roll
-    # statistics (notes a second, lengths, polyphony, key, register, repetition, dynamics) and their spread.
-    feature_matching: float = 0.0
-    feature_bank: int = 2048  # real training rolls whose statistics G's are compared with
-    feature_reference: int = 256  # of those, drawn afresh for each step
     real_label: float = 0.9  # one-sided label smoothing keeps D from growing over-confident on real rolls
     label_noise: float = 0.0  # add uniform noise in [0, this) to every real and fake label
     # The generator kept for sampling is a moving average of the trained one's weights over roughly
@@ -84,7 +75,7 @@ class TrainConfig:
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
                     "onset_velocity", "piano_rows_only",
-                    "summary_view", "musical_view", "augment_shift", "augment_transpose", "optimizer", "ema")
+                    "summary_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:
@@ -107,9 +98,7 @@ class TrainConfig:
         fields.setdefault("mode_seeking", 0.0)  # ...and their generators no mode-seeking term...
         fields.setdefault("onset_velocity", False)  # ...nor velocities...
         fields.setdefault("piano_rows_only", False)  # ...and drew all 106 rows...
-        fields.setdefault("mixed_precision", False)  # ...in float32...
-        fields.setdefault("feature_matching", 0.0)  # ...without feature matching...
-        fields.setdefault("musical_view", False)  # ...or the musical view
+        fields.setdefault("mixed_precision", False)  # ...in float32
         for name in ("base_shape", "generator_channels", "discriminator_channels"):
             fields[name] = tuple(fields[name])
         return cls(**fields)

@@ -18,12 +18,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
-import numpy as np
 from keras import ops
 
 from model.config import TrainConfig
 from model.dcgan import Models, mode_seeking_loss
-from model.musicstats import feature_mmd, roll_statistics, standardize
 
 
 class State(NamedTuple):
@@ -44,7 +42,6 @@ class StepOutput(NamedTuple):
     g_loss: object
     d_real: object  # mean D output on the real batch
     d_fake: object  # ...and on the generated one
-    feature_mmd: object  # MMD of the generated batch's musical statistics against the real bank's (0: not used)
 
 
 def value_and_gradients(loss: Callable) -> Callable:
@@ -139,31 +136,24 @@ def binary_crossentropy(labels, probabilities):
 class GanStep:
     """The compiled step of one run's models; `step(state, batch...) -> (state, StepOutput)`."""
 
-    def __init__(self, models: Models, config: TrainConfig, standardizer: tuple | None = None):
-        """`standardizer`: (mean, scale) of the real bank's statistics, needed with `config.feature_matching`."""
+    def __init__(self, models: Models, config: TrainConfig):
         self.models, self.config = models, config
-        if config.feature_matching and standardizer is None:
-            raise ValueError("feature matching needs the real statistics' standardizer")
-        self.standardizer = standardizer
         self.d_gradients = value_and_gradients(self._d_loss)
         self.g_gradients = value_and_gradients(self._g_loss)
         self._compiled = compile_step(lambda *args: self._step(*args, penalize=False))
         self._penalized = compile_step(lambda *args: self._step(*args, penalize=True))
 
     def step(self, state: State, real, latent, real_labels, fake_labels, decay: float,
-             step: int, reference=None) -> tuple[State, StepOutput]:
+             step: int) -> tuple[State, StepOutput]:
         """Step `step` from numpy inputs (tensors first, so that a compiled step is traced once).
 
-        `reference`: z-scored statistics of real rolls from the bank (rows), for feature matching.
         Under a `keras.distribution` (data parallelism on JAX), each batch is split across the devices.
         """
         inputs = [ops.convert_to_tensor(x, "float32") for x in (real, latent, real_labels, fake_labels)]
         distribution = keras.distribution.distribution()
         if distribution is not None:
             inputs = [keras.distribution.distribute_tensor(x, distribution.get_data_layout(x.shape)) for x in inputs]
-        if reference is None:
-            reference = np.zeros((2, 1), "float32")  # unused: the step's signature stays the same
-        inputs += [ops.convert_to_tensor(decay, "float32"), ops.convert_to_tensor(reference, "float32")]
+        inputs.append(ops.convert_to_tensor(decay, "float32"))
         penalize = bool(self.config.r1_gamma) and step % self.config.r1_every == 0
         return (self._penalized if penalize else self._compiled)(state, *inputs)
 
@@ -220,28 +210,23 @@ class GanStep:
         penalty = 0.5 * self.config.r1_gamma * self.config.r1_every * ops.mean(ops.sum(slopes**2, axis=(1, 2, 3)))
         return binary_crossentropy(labels, probabilities) + penalty, (d_fixed, ops.mean(probabilities))
 
-    def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent, reference):
-        """D's verdict (non-saturating), plus the mode-seeking and feature-matching terms where set."""
+    def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent):
         rolls, g_fixed = self.models.generator.stateless_call(g_trainable, g_fixed, latent, training=True)
         probabilities, d_fixed = self.models.discriminator.stateless_call(d_trainable, d_fixed, rolls, training=True)
         loss = binary_crossentropy(ops.ones_like(probabilities, dtype="float32"), probabilities)
         if self.config.mode_seeking:
             loss = loss + mode_seeking_loss(latent, ops.cast(rolls, "float32"), self.config.mode_seeking)
-        mmd = ops.zeros((), "float32")
-        if self.config.feature_matching:
-            mmd = feature_mmd(standardize(roll_statistics(rolls), self.standardizer), reference)
-            loss = loss + self.config.feature_matching * mmd
-        return loss, (g_fixed, d_fixed, rolls, mmd)
+        return loss, (g_fixed, d_fixed, rolls)
 
-    def _step(self, state: State, real, latent, real_labels, fake_labels, decay, reference, penalize: bool):
+    def _step(self, state: State, real, latent, real_labels, fake_labels, decay, penalize: bool):
         """G through D, D on a real batch, D on G's batch, then the average: the GAN algorithm."""
         d_optimizer, g_optimizer = self.models.d_optimizer, self.models.g_optimizer
         d_variables = self.models.discriminator.trainable_variables
         g_variables = self.models.generator.trainable_variables
         g_trainable, g_fixed, d_trainable, d_fixed, d_state, g_state, average = state
         # Training mode throughout: batch-normalized layers see batch statistics.
-        g_loss, (g_fixed, d_fixed, fake, mmd), gradients = self.g_gradients(g_trainable, g_fixed, d_trainable,
-                                                                            d_fixed, latent, reference)
+        g_loss, (g_fixed, d_fixed, fake), gradients = self.g_gradients(g_trainable, g_fixed, d_trainable, d_fixed,
+                                                                       latent)
         g_trainable, g_state = apply_gradients(g_optimizer, g_state, gradients, g_trainable, g_variables)
         fake = ops.stop_gradient(fake)
 
@@ -254,4 +239,4 @@ class GanStep:
                    for a, w in zip(average, [*g_trainable, *g_fixed], strict=True)]
         state = State(list(g_trainable), list(g_fixed), list(d_trainable), list(d_fixed), list(d_state),
                       list(g_state), average)
-        return state, StepOutput(d_loss_real, d_loss_fake, g_loss, d_real, d_fake, mmd)
+        return state, StepOutput(d_loss_real, d_loss_fake, g_loss, d_real, d_fake)

@@ -22,14 +22,14 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.io import write_png_atomic
-from model import checkpoint, metrics, musicstats, twosample
+from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
-from model.data import ImageStream, list_images, pixels_to_tanh, read_rolls, sample_paths
+from model.data import ImageStream, list_images, read_rolls, sample_paths
 from model.dcgan import build_dcgan
 from model.generate import generate_rolls, latents, roll_grid
 from model.step import GanStep
 
-LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake", "feature_mmd", "d_real_average",
+LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake", "d_real_average",
               "d_fake_average", "images_per_second", "seconds", "validation_accuracy", "validation_fd")
 
 
@@ -125,32 +125,6 @@ class ValidationScore:
         return accuracy, metrics.frechet_distance(self.real_features, metrics.features(rolls))
 
 
-class FeatureBank:
-    """Musical statistics of real training rolls, z-scored, for the feature-matching term of G's loss.
-
-    Each step draws its reference rows afresh, a pure function of (seed, step), so a resumed run
-    sees the same ones as an uninterrupted run would have.
-    """
-
-    def __init__(self, paths: list[Path], config: TrainConfig):
-        chosen = [paths[i] for i in sorted(np.random.default_rng([config.seed, 5]).choice(
-            len(paths), size=min(config.feature_bank, len(paths)), replace=False))]
-        rolls = read_rolls(chosen)
-        statistics = np.concatenate([
-            keras.ops.convert_to_numpy(musicstats.roll_statistics(pixels_to_tanh(rolls[i:i + 256, ..., None]
-                                                                                 .astype("float32"))))
-            for i in range(0, len(rolls), 256)])
-        self.standardizer = musicstats.standardizer(statistics)
-        self.rows = keras.ops.convert_to_numpy(musicstats.standardize(statistics, self.standardizer))
-        self.per_step = min(config.feature_reference, len(self.rows))
-        self.seed = config.seed
-        print(f"train: musical statistics of {len(rolls)} training rolls for the musical view or feature matching")
-
-    def reference(self, step: int) -> np.ndarray:
-        chosen = np.random.default_rng([self.seed, 6, step]).choice(len(self.rows), self.per_step, replace=False)
-        return self.rows[chosen]
-
-
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
           validation_images: Path | None = None, **overrides: object) -> Path:
     """Train until a stop rule fires; returns the newest checkpoint folder.
@@ -171,8 +145,7 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     if distribution is not None:
         keras.distribution.set_distribution(distribution)
         print(f"train: data parallel over {len(distribution.device_mesh.devices.flat)} devices")
-    bank = FeatureBank(stream.paths, config) if config.feature_matching or config.musical_view else None
-    models = build_dcgan(config, bank.standardizer if bank else None)
+    models = build_dcgan(config)
     checkpoints = run_dir / "checkpoints"
     step, balance, best_score = 0, Balance(), float("inf")
     if resume:
@@ -196,7 +169,7 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
 
     batch = config.batch_size
     preview_latents = latents([config.seed, 2], config.sample_count, config.latent_dim)
-    gan = GanStep(models, config, bank.standardizer if bank else None)
+    gan = GanStep(models, config)
     state = gan.state()
 
     started = time.monotonic()
@@ -208,15 +181,14 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
             noise = np.random.default_rng([config.seed, 4, step]).uniform(0, config.label_noise, (2, batch, 1))
             decay = np.float32(min(config.ema, (1 + step + 1) / (10 + step + 1)))
             state, out = gan.step(state, real, latents([config.seed, 1, step], batch, config.latent_dim),
-                                  config.real_label + noise[0], noise[1], decay, step,
-                                  bank.reference(step) if config.feature_matching else None)
+                                  config.real_label + noise[0], noise[1], decay, step)
             step += 1
             d_real, d_fake = float(out.d_real), float(out.d_fake)
             losses = (float(out.d_loss_real), float(out.d_loss_fake), float(out.g_loss))
             if not np.all(np.isfinite((*losses, d_real, d_fake))):
                 _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
             balance.update(d_real, d_fake, config)
-            interval.append((*losses, d_real, d_fake, float(out.feature_mmd)))
+            interval.append((*losses, d_real, d_fake))
             progress.update(1)
             progress.set_postfix(d_loss=f"{(losses[0] + losses[1]) / 2:.3f}", g_loss=f"{losses[2]:.3f}",
                                  d_real=f"{d_real:.2f}", d_fake=f"{d_fake:.2f}")
