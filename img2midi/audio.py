@@ -10,8 +10,10 @@ import numpy as np
 import pretty_midi
 import soundfile
 
+from img2midi.core import notes_to_midi
 from img2midi.loudness import integrated_loudness, master, true_peak_db
 from midi2img.atomic import atomic_path
+from midi2img.spec import STEPS_PER_BEAT
 
 DEFAULT_SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 FORMATS = {"wav": ("WAV", "PCM_16"), "ogg": ("OGG", "VORBIS"), "flac": ("FLAC", "PCM_16")}
@@ -21,6 +23,8 @@ TRUE_PEAK_LIMIT_DB = -1.0  # the most a file may peak, measured on what a player
 # crashes on long ones (libsndfile issue #1095, python-soundfile #233, #426): write in blocks.
 WRITE_BLOCK_FRAMES = 1 << 15
 FADE_OUT_SECONDS = 0.05  # the end of a piece that is not a loop reaches zero instead of stopping mid-wave
+SEAM_WINDOW_SECONDS = 0.1  # a loop's seam is put where the 100 ms before and after sound alike
+SEAM_SAMPLE_RATE = 44100  # the reference rendering the seam is chosen on (the default rate: usually reused)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,35 @@ def steadiest_seam(loop_audio: np.ndarray, candidates: np.ndarray, window: int) 
     floor = 1e-12
     difference = np.abs(10 * np.log10((before + floor) / (after + floor)))
     return int(candidates[int(np.argmin(difference))])
+
+
+def loop_samples(n_steps: int, seconds_per_step: float, sample_rate: int) -> np.ndarray:
+    """The sample at which each step of a loop begins, and (last entry) the loop's length in samples."""
+    return np.rint(np.arange(n_steps + 1) * seconds_per_step * sample_rate).astype(np.int64)
+
+
+def seamless_loop(notes: np.ndarray, bpm: float, n_steps: int, soundfont: Path | None,
+                  sample_rate: int | None) -> tuple[np.ndarray | None, int]:
+    """(the loop's audio from its new start, or None when sample_rate is None; the step the loop now starts at).
+
+    The notes are rendered past the loop's end and the tail folded onto the head, so the
+    audio is one round of the music played without end. The loop then starts at the step
+    boundary where the sound is steadiest (RMS 100 ms before and after closest), so the seam
+    falls between attacks. That choice is made on a reference rendering (default soundfont,
+    SEAM_SAMPLE_RATE), so the MIDI does not depend on --soundfont, --sample-rate or --no-audio.
+    """
+    pm = notes_to_midi(notes, bpm, STEPS_PER_BEAT)
+    seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
+    reference_starts = loop_samples(n_steps, seconds_per_step, SEAM_SAMPLE_RATE)
+    reference = fold_loop(synthesize(pm, None, SEAM_SAMPLE_RATE), int(reference_starts[-1]))
+    seam = steadiest_seam(reference, reference_starts[:-1], round(SEAM_WINDOW_SECONDS * SEAM_SAMPLE_RATE))
+    step = int(np.searchsorted(reference_starts, seam))
+    if sample_rate is None:
+        return None, step
+    starts = loop_samples(n_steps, seconds_per_step, sample_rate)
+    same_rendering = sample_rate == SEAM_SAMPLE_RATE and Path(soundfont or DEFAULT_SOUNDFONT) == DEFAULT_SOUNDFONT
+    track = reference if same_rendering else fold_loop(synthesize(pm, soundfont, sample_rate), int(starts[-1]))
+    return np.roll(track, -int(starts[step])), step
 
 
 def encode(audio: np.ndarray, path: Path, sample_rate: int, audio_format: str) -> None:

@@ -1,4 +1,9 @@
-"""Pure core of img2midi: a piano-roll array in, notes and a PrettyMIDI object out. No file I/O."""
+"""Pure core of img2midi: a piano-roll array in, notes and a PrettyMIDI object out. No file I/O.
+
+Every rule for turning a roll into notes lives here: a window (`roll_to_notes`), a loop read as a
+ring (`roll_to_loop_notes`, `rotate_loop_notes`) and a generated piece (`decode_piece`: only the
+piano's keys, and the velocities a generator draws or a default).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,15 @@ from midi2img.spec import (
     N_PITCHES,
     NOTE_COLUMNS,
     ONSET_THRESHOLD,
+    PIANO_HIGHEST,
     STEPS_PER_BEAT,
     empty_notes,
     level_to_velocity,
     row_to_pitch,
 )
 
-__all__ = ["DEFAULT_THRESHOLD", "ONSET_THRESHOLD", "PIANO_PROGRAM", "notes_to_midi", "roll_to_notes"]
+__all__ = ["DEFAULT_THRESHOLD", "ONSET_THRESHOLD", "PIANO_PROGRAM", "decode_piece", "notes_to_midi",
+           "roll_to_loop_notes", "roll_to_notes", "rotate_loop_notes"]
 
 # A pixel sounds from this level up. Half of SUSTAIN_LEVEL: clean rolls have only 0, 128 and the
 # onset band 192..255, and a generator's soft output must be clearly closer to a note than to silence to count.
@@ -57,6 +64,49 @@ def roll_to_notes(roll: np.ndarray, threshold: int | None = None) -> np.ndarray:
     velocity = np.where(level >= ONSET_THRESHOLD, level_to_velocity(level), DEFAULT_VELOCITY)
     notes = np.stack([row_to_pitch(rows), cols, end_flat - rows * width, velocity], axis=1).astype(np.int64)
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
+
+
+def roll_to_loop_notes(roll: np.ndarray, threshold: int | None = None) -> np.ndarray:
+    """Decode a (106, T) roll as a ring into (n, 4) notes: they start in 0..T-1, one sounding across the loop
+    point ends after T.
+
+    A pixel in column 0 continues the last column's note instead of counting as after silence.
+    A pitch that sounds in every column without any onset is one note over the whole loop, at
+    DEFAULT_VELOCITY (it has no attack in the image).
+    """
+    roll = np.asarray(roll)
+    n_steps = roll.shape[1]
+    notes = roll_to_notes(np.concatenate([roll, roll, roll], axis=1), threshold)
+    middle = (notes[:, 1] >= n_steps) & (notes[:, 1] < 2 * n_steps)
+    notes = notes[middle] - np.array([0, n_steps, n_steps, 0])
+    sounding = roll >= (DEFAULT_THRESHOLD if threshold is None else threshold)
+    drones = np.flatnonzero(sounding.all(axis=1) & ~(roll >= ONSET_THRESHOLD).any(axis=1))
+    if len(drones):
+        held = np.stack([row_to_pitch(drones), np.zeros_like(drones), np.full_like(drones, n_steps),
+                         np.full_like(drones, DEFAULT_VELOCITY)], axis=1)
+        notes = np.concatenate([notes, held.astype(np.int64)])
+    return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
+
+
+def rotate_loop_notes(notes: np.ndarray, shift: int, n_steps: int) -> np.ndarray:
+    """A loop's notes as heard when it starts `shift` steps later: same ring of music, new loop point."""
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
+    starts = (notes[:, 1] - shift) % n_steps
+    notes[:, 1], notes[:, 2] = starts, starts + notes[:, 2] - notes[:, 1]
+    return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
+
+
+def decode_piece(roll: np.ndarray, threshold: int | None, loop: bool, velocities: bool = True) -> np.ndarray:
+    """Notes of a generated piece's roll (a loop's as a ring); rows above C8 are no piano key, so notes there
+    are dropped.
+
+    Without `velocities` (a generator that draws none), every note gets DEFAULT_VELOCITY, not the loudest.
+    """
+    notes = roll_to_loop_notes(roll, threshold) if loop else roll_to_notes(roll, threshold)
+    notes = notes[notes[:, 0] <= PIANO_HIGHEST]
+    if not velocities:
+        notes[:, 3] = DEFAULT_VELOCITY
+    return notes
 
 
 def notes_to_midi(notes: np.ndarray, bpm: float = 120.0,

@@ -27,6 +27,7 @@ from midi2img.spec import (
     PIANO_HIGHEST,
     PIANO_LOWEST,
     STEPS_PER_BEAT,
+    pitch_class_histogram,
     pitch_to_row,
 )
 
@@ -68,15 +69,9 @@ MOODS = {
 }
 
 
-def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
-    """How many steps each of the 12 pitch classes sounds, summed over notes."""
-    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
-    return np.bincount(notes[:, 0] % 12, weights=notes[:, 2] - notes[:, 1], minlength=12)
-
-
 def fit_tonic(notes: np.ndarray, mode: str) -> int | None:
     """The tonic whose `mode` key profile correlates best with the notes' pitch classes (None: no tonal content)."""
-    histogram = pitch_class_histogram(notes)
+    histogram = pitch_class_histogram(notes, by_duration=True)  # a held note says more of the key than a passing one
     if histogram.std() == 0:
         return None
     scores = [np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1] for tonic in range(12)]

@@ -52,6 +52,16 @@ def empty_notes() -> np.ndarray:
     return np.zeros((0, len(NOTE_COLUMNS)), dtype=np.int64)
 
 
+def pitch_class_histogram(notes: np.ndarray, by_duration: bool = False) -> np.ndarray:
+    """How much of (n, 4) notes falls on each of the 12 pitch classes (C first): notes, or steps sounded.
+
+    float64 counts; divide by their sum for shares.
+    """
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
+    weights = notes[:, 2] - notes[:, 1] if by_duration else None
+    return np.bincount(notes[:, 0] % 12, weights=weights, minlength=12).astype(np.float64)
+
+
 def velocity_to_level(velocity: np.ndarray | int) -> np.ndarray:
     """Onset pixel level of a MIDI velocity: ONSET_MIN_LEVEL + velocity // 2 (velocity clipped to 1..127).
 

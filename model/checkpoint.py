@@ -17,12 +17,15 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from midi2img.atomic import sha256_file
+from midi2img.atomic import first_line, sha256_file
+from midi2img.spec import IMAGE_SHAPE
+from model import dcgan  # registers the custom layers (SnapToLevels, SilenceAbovePiano) a .keras generator holds
 from model.dcgan import Models
 
 PREFIX = "step_"
@@ -157,3 +160,37 @@ def restore(path: Path, models: Models) -> tuple[int, dict]:
                                  f"model expects {tuple(variable.shape)}")
             variable.assign(value)
         return int(saved["step"]), json.loads(str(saved["loop_state"]))
+
+
+def load_generator(path: Path, stage: str = "sample") -> keras.Model:
+    """A generator from a .keras file or a run folder (its newest checkpoint), with a clear error otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        newest = newest_valid(path / "checkpoints", stage) or newest_valid(path, stage)
+        if newest is None:
+            raise SystemExit(f"{stage}: no usable checkpoint in {path}")
+        path = newest / "generator.keras"
+    if not path.is_file():
+        raise SystemExit(f"{stage}: model {path} not found")
+    if path.stat().st_size == 0:
+        raise SystemExit(f"{stage}: cannot load model {path}: empty file (0 bytes)")
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        raise SystemExit(f"{stage}: cannot load model {path}: not a .keras model file "
+                         "(a .keras file is a zip archive; this one is truncated or something else)")
+    try:
+        generator = keras.models.load_model(path, compile=False)
+    except Exception as error:  # keras reports broken files with many exception types; one line for all
+        raise SystemExit(f"{stage}: cannot load model {path}: {first_line(error)}") from None
+    try:
+        input_shape, output_shape = tuple(generator.input_shape), tuple(generator.output_shape)
+    except (AttributeError, TypeError, ValueError):  # a model with several or no inputs/outputs
+        raise SystemExit(f"{stage}: {path} is not a generator (no single input and output)") from None
+    if tuple(output_shape[1:]) != (*IMAGE_SHAPE, 1) or len(input_shape) != 2:
+        raise SystemExit(f"{stage}: {path} maps {input_shape} -> {output_shape}, "
+                         f"not a latent vector -> {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}x1 generator")
+    return generator
+
+
+def draws_velocities(generator: keras.Model) -> bool:
+    """Whether a generator's onsets carry velocities; one trained before they did draws every onset loudest."""
+    return any(isinstance(layer, dcgan.SnapToLevels) and layer.velocity for layer in generator.layers)

@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from img2midi.core import roll_to_notes
 from midi2img.atomic import atomic_path
+from midi2img.spec import pitch_class_histogram
 from model import metrics, twosample
+from model.checkpoint import load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
 from model.generate import generate_rolls, latents
-from model.sample import load_generator
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
 CLASSIFIERS = {  # two-sample classifiers: report key -> what the table calls it
@@ -58,7 +59,7 @@ class RealSet:
 
 def pooled_pitch_classes(rolls: np.ndarray) -> np.ndarray:
     """Notes per pitch class over a whole set of rolls."""
-    return sum(np.bincount(roll_to_notes(r)[:, 0] % 12, minlength=12) for r in rolls).astype(np.float64)
+    return sum(pitch_class_histogram(roll_to_notes(r)) for r in rolls)
 
 
 def score_set(rolls: np.ndarray, own: np.ndarray, real: RealSet, training: np.ndarray) -> SetScores:

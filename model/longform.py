@@ -18,8 +18,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from img2midi import DEFAULT_THRESHOLD, ONSET_THRESHOLD, roll_to_notes
-from midi2img.spec import DEFAULT_VELOCITY, N_PITCHES, NOTE_COLUMNS, WINDOW_STEPS, row_to_pitch
+from midi2img.spec import N_PITCHES, WINDOW_STEPS
 from model.generate import generate_rolls, latents
 
 OVERLAP_STEPS = 32  # two 4/4 bars of sixteenths: long enough to cross-fade, short enough to keep each window's music
@@ -115,28 +114,6 @@ def join_windows(rolls: np.ndarray, starts: np.ndarray, total_steps: int, loop: 
     return np.clip(np.rint(total / weight_sum), 0, 255).astype(np.uint8)
 
 
-def roll_to_loop_notes(roll: np.ndarray, threshold: int | None = None) -> np.ndarray:
-    """Decode a (106, T) roll as a ring into (n, 4) notes: they start in 0..T-1, one sounding across the loop
-    point ends after T.
-
-    A pixel in column 0 continues the last column's note instead of counting as after silence.
-    A pitch that sounds in every column without any onset is one note over the whole loop, at
-    DEFAULT_VELOCITY (it has no attack in the image).
-    """
-    roll = np.asarray(roll)
-    n_steps = roll.shape[1]
-    notes = roll_to_notes(np.concatenate([roll, roll, roll], axis=1), threshold)
-    middle = (notes[:, 1] >= n_steps) & (notes[:, 1] < 2 * n_steps)
-    notes = notes[middle] - np.array([0, n_steps, n_steps, 0])
-    sounding = roll >= (DEFAULT_THRESHOLD if threshold is None else threshold)
-    drones = np.flatnonzero(sounding.all(axis=1) & ~(roll >= ONSET_THRESHOLD).any(axis=1))
-    if len(drones):
-        held = np.stack([row_to_pitch(drones), np.zeros_like(drones), np.full_like(drones, n_steps),
-                         np.full_like(drones, DEFAULT_VELOCITY)], axis=1)
-        notes = np.concatenate([notes, held.astype(np.int64)])
-    return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
-
-
 def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: int, loop: bool) -> np.ndarray:
     """(count, 106, total_steps) uint8 rolls, a pure function of the seed.
 
@@ -150,11 +127,3 @@ def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: 
     windows = np.concatenate([generate_rolls(generator, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
     windows = windows.reshape(count, len(starts), N_PITCHES, -1)
     return np.stack([join_windows(w, starts, total_steps, loop) for w in windows])
-
-
-def rotate_loop_notes(notes: np.ndarray, shift: int, n_steps: int) -> np.ndarray:
-    """A loop's notes as heard when it starts `shift` steps later: same ring of music, new loop point."""
-    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
-    starts = (notes[:, 1] - shift) % n_steps
-    notes[:, 1], notes[:, 2] = starts, starts + notes[:, 2] - notes[:, 1]
-    return notes[np.lexsort((notes[:, 0], notes[:, 1]))]

@@ -16,7 +16,7 @@ import numpy as np
 
 from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes
 from img2midi.scales import MAJOR_SCALE, MINOR_SCALE
-from midi2img.spec import LOWEST_PITCH, N_PITCHES, STEPS_PER_BEAT
+from midi2img.spec import LOWEST_PITCH, N_PITCHES, STEPS_PER_BEAT, pitch_class_histogram
 
 SECONDS_PER_STEP = 60.0 / (120.0 * STEPS_PER_BEAT)
 
@@ -43,9 +43,9 @@ N_BANDS = -(-N_PITCHES // PITCH_BAND)  # ...18 bins over the 106 image rows
 LENGTH_EDGES = np.array([1, 2, 3, 5, 9, 17, 33, np.iinfo(np.int64).max])
 
 
-def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
+def pitch_class_shares(notes: np.ndarray) -> np.ndarray:
     """Share of notes on each of the 12 pitch classes (all zero for no notes)."""
-    counts = np.bincount(notes[:, 0] % 12, minlength=12).astype(np.float64)
+    counts = pitch_class_histogram(notes)
     return counts / max(counts.sum(), 1.0)
 
 
@@ -63,7 +63,7 @@ def _statistics(roll: np.ndarray, notes: np.ndarray, threshold: int) -> np.ndarr
     stats[3] = np.mean(sounding > 2)
     stats[4] = 1.0 - np.mean(any_sound)
     if len(notes):
-        classes = pitch_class_histogram(notes)
+        classes = pitch_class_shares(notes)
         present = classes[classes > 0]
         stats[1] = np.mean(notes[:, 2] - notes[:, 1]) * SECONDS_PER_STEP
         stats[2] = sounding[any_sound].mean()
@@ -84,7 +84,7 @@ def roll_features(roll: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.nd
     count = max(len(notes), 1)
     bands = np.bincount((notes[:, 0] - LOWEST_PITCH) // PITCH_BAND, minlength=N_BANDS) / count
     lengths = np.histogram(notes[:, 2] - notes[:, 1], bins=LENGTH_EDGES)[0] / count
-    return np.concatenate([bands, pitch_class_histogram(notes), lengths, _statistics(roll, notes, threshold)])
+    return np.concatenate([bands, pitch_class_shares(notes), lengths, _statistics(roll, notes, threshold)])
 
 
 def features(rolls: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:

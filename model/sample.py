@@ -7,31 +7,19 @@ points in samples and seconds). --count N adds song_1.*, ... and song_contact.pn
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from img2midi import notes_to_midi, roll_to_notes, write_midi_atomic
-from img2midi.audio import (
-    DEFAULT_SOUNDFONT,
-    FORMATS,
-    fit_length,
-    fold_loop,
-    steadiest_seam,
-    synthesize,
-    write_loop_sidecar,
-    write_track,
-)
+from img2midi import notes_to_midi, write_midi_atomic
+from img2midi.audio import FORMATS, fit_length, loop_samples, seamless_loop, synthesize, write_loop_sidecar, write_track
+from img2midi.core import decode_piece, rotate_loop_notes
 from img2midi.figures import Piece, write_contact_sheet, write_piece_figure
-from img2midi.mood import MOODS, PIANO_HIGHEST, Mood, arrange
-from midi2img.atomic import first_line
-from midi2img.spec import DEFAULT_VELOCITY, IMAGE_SHAPE, STEPS_PER_BEAT, WINDOW_STEPS
-from model import checkpoint
-from model.dcgan import SnapToLevels
-from model.longform import generate_pieces, roll_to_loop_notes, rotate_loop_notes
+from img2midi.mood import MOODS, Mood, arrange
+from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
+from model.checkpoint import draws_velocities, load_generator
+from model.longform import generate_pieces
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 DEFAULT_BPM = 120.0
@@ -41,37 +29,6 @@ SAMPLE_RATE_RANGE = (8000, 96000)  # what fluidsynth renders at
 LUFS_RANGE = (-36.0, -10.0)  # -16 for game music and podcasts, -14 streaming, -23 broadcast
 BPM_RANGE = (20.0, 400.0)
 TRANSPOSE_RANGE = (-24, 24)
-SEAM_WINDOW_SECONDS = 0.1  # a loop's seam is put where the 100 ms before and after sound alike
-SEAM_SAMPLE_RATE = 44100  # the reference rendering the seam is chosen on (the default rate: usually reused)
-
-
-def load_generator(path: Path, stage: str = "sample") -> keras.Model:
-    """A generator from a .keras file or a run folder (its newest checkpoint), with a clear error otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        newest = checkpoint.newest_valid(path / "checkpoints", stage) or checkpoint.newest_valid(path, stage)
-        if newest is None:
-            raise SystemExit(f"{stage}: no usable checkpoint in {path}")
-        path = newest / "generator.keras"
-    if not path.is_file():
-        raise SystemExit(f"{stage}: model {path} not found")
-    if path.stat().st_size == 0:
-        raise SystemExit(f"{stage}: cannot load model {path}: empty file (0 bytes)")
-    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
-        raise SystemExit(f"{stage}: cannot load model {path}: not a .keras model file "
-                         "(a .keras file is a zip archive; this one is truncated or something else)")
-    try:
-        generator = keras.models.load_model(path, compile=False)
-    except Exception as error:  # keras reports broken files with many exception types; one line for all
-        raise SystemExit(f"{stage}: cannot load model {path}: {first_line(error)}") from None
-    try:
-        input_shape, output_shape = tuple(generator.input_shape), tuple(generator.output_shape)
-    except (AttributeError, TypeError, ValueError):  # a model with several or no inputs/outputs
-        raise SystemExit(f"{stage}: {path} is not a generator (no single input and output)") from None
-    if tuple(output_shape[1:]) != (*IMAGE_SHAPE, 1) or len(input_shape) != 2:
-        raise SystemExit(f"{stage}: {path} maps {input_shape} -> {output_shape}, "
-                         f"not a latent vector -> {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}x1 generator")
-    return generator
 
 
 @dataclass(frozen=True)
@@ -119,52 +76,6 @@ def piece_steps(duration: float | None, loop: bool, seconds_per_step: float) -> 
     if duration is None:
         return WINDOW_STEPS
     return max(1, round((duration - (0 if loop else TAIL_SECONDS)) / seconds_per_step))
-
-
-def draws_velocities(generator: keras.Model) -> bool:
-    """Whether a generator's onsets carry velocities; one trained before they did draws every onset loudest."""
-    return any(isinstance(layer, SnapToLevels) and layer.velocity for layer in generator.layers)
-
-
-def decode_piece(roll: np.ndarray, threshold: int | None, loop: bool, velocities: bool = True) -> np.ndarray:
-    """Notes of a piece's roll (a loop's as a ring); rows above C8 are no piano key, so notes there are dropped.
-
-    Without `velocities` (a generator that draws none), every note gets DEFAULT_VELOCITY, not the loudest.
-    """
-    notes = roll_to_loop_notes(roll, threshold) if loop else roll_to_notes(roll, threshold)
-    notes = notes[notes[:, 0] <= PIANO_HIGHEST]
-    if not velocities:
-        notes[:, 3] = DEFAULT_VELOCITY
-    return notes
-
-
-def loop_samples(n_steps: int, seconds_per_step: float, sample_rate: int) -> np.ndarray:
-    """The sample at which each step of a loop begins, and (last entry) the loop's length in samples."""
-    return np.rint(np.arange(n_steps + 1) * seconds_per_step * sample_rate).astype(np.int64)
-
-
-def seamless_loop(notes: np.ndarray, bpm: float, n_steps: int, soundfont: Path | None,
-                  sample_rate: int | None) -> tuple[np.ndarray | None, int]:
-    """(the loop's audio from its new start, or None when sample_rate is None; the step the loop now starts at).
-
-    The notes are rendered past the loop's end and the tail folded onto the head, so the
-    audio is one round of the music played without end. The loop then starts at the step
-    boundary where the sound is steadiest (RMS 100 ms before and after closest), so the seam
-    falls between attacks. That choice is made on a reference rendering (default soundfont,
-    SEAM_SAMPLE_RATE), so the MIDI does not depend on --soundfont, --sample-rate or --no-audio.
-    """
-    pm = notes_to_midi(notes, bpm, STEPS_PER_BEAT)
-    seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
-    reference_starts = loop_samples(n_steps, seconds_per_step, SEAM_SAMPLE_RATE)
-    reference = fold_loop(synthesize(pm, None, SEAM_SAMPLE_RATE), int(reference_starts[-1]))
-    seam = steadiest_seam(reference, reference_starts[:-1], round(SEAM_WINDOW_SECONDS * SEAM_SAMPLE_RATE))
-    step = int(np.searchsorted(reference_starts, seam))
-    if sample_rate is None:
-        return None, step
-    starts = loop_samples(n_steps, seconds_per_step, sample_rate)
-    same_rendering = sample_rate == SEAM_SAMPLE_RATE and Path(soundfont or DEFAULT_SOUNDFONT) == DEFAULT_SOUNDFONT
-    track = reference if same_rendering else fold_loop(synthesize(pm, soundfont, sample_rate), int(starts[-1]))
-    return np.roll(track, -int(starts[step])), step
 
 
 def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold: int | None = None,

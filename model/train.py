@@ -25,9 +25,9 @@ from midi2img.io import write_png_atomic
 from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
-from model.dcgan import build_dcgan
+from model.dcgan import Models, build_dcgan
 from model.generate import generate_rolls, latents, roll_grid
-from model.step import GanStep
+from model.step import GanStep, StepOutput
 
 LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake", "d_real_average",
               "d_fake_average", "images_per_second", "seconds", "validation_accuracy", "validation_fd")
@@ -125,6 +125,104 @@ class ValidationScore:
         return accuracy, metrics.frechet_distance(self.real_features, metrics.features(rolls))
 
 
+class Interval:
+    """The steps since the last checkpoint: their numbers, for the log's means, and their speed."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, ...]] = []
+        self.started = time.monotonic()
+
+    def add(self, out: StepOutput, step: int, checkpoints: Path, progress: tqdm) -> tuple[float, ...]:
+        """The step's (d_loss_real, d_loss_fake, g_loss, d_real, d_fake) as floats; stops the run on NaN or Inf."""
+        values = tuple(float(v) for v in out)
+        if not np.all(np.isfinite(values)):
+            _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
+        self.rows.append(values)
+        return values
+
+    def images_per_second(self, batch: int) -> float:
+        return len(self.rows) * batch / max(time.monotonic() - self.started, 1e-9)
+
+
+@dataclasses.dataclass
+class RunFolder:
+    """What a run writes: checkpoints, the best one so far (`best/`), preview grids and `log.csv`."""
+
+    path: Path
+    config: TrainConfig
+    models: Models
+    score: ValidationScore | None
+    best_score: float = float("inf")
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def resume(self) -> tuple[int, Balance]:
+        """Restore the newest good checkpoint: (its step, the stop rule's state); (0, new) where there is none."""
+        newest = checkpoint.newest_valid(self.checkpoints, "train")
+        if newest:
+            step, loop_state = checkpoint.restore(newest, self.models)
+            self.best_score = loop_state.get("best_accuracy", self.best_score)
+            for optimizer in (self.models.d_optimizer, self.models.g_optimizer):
+                optimizer.learning_rate.assign(self.config.learning_rate)  # restored too; --learning-rate wins
+            print(f"train: resumed from {newest} at step {step}")
+            return step, Balance(**loop_state["balance"])
+        if checkpoint.list_checkpoints(self.checkpoints):
+            raise SystemExit(f"train: every checkpoint in {self.checkpoints} is damaged (see above); "
+                             "move them away to start a new run there")
+        print(f"train: no checkpoint in {self.checkpoints}; starting a new run")
+        return 0, Balance()
+
+    def start(self, step: int) -> None:
+        """Save the settings and drop log rows past `step`, which a crash after the last checkpoint may have left."""
+        (self.path / "samples").mkdir(parents=True, exist_ok=True)
+        self.config.save(self.path / "config.json")
+        _truncate_log(self.path / "log.csv", step)
+
+    def checkpoint(self, step: int, balance: Balance, interval: Interval, seconds: float, progress: tqdm) -> Path:
+        """Score the averaged generator; save a checkpoint (and `best/` if it is the best), a preview, a log row."""
+        speed = interval.images_per_second(self.config.batch_size)  # training alone, before the scoring
+        accuracy, fd = self.score(self.models.average) if self.score else (float("nan"), float("nan"))
+        row = (step, *np.round(np.mean(interval.rows, axis=0), 5), round(balance.d_real, 5),
+               round(balance.d_fake, 5), round(speed, 4), round(seconds, 1), round(accuracy, 4), round(fd, 3))
+        loop_state = {"balance": dataclasses.asdict(balance), "best_accuracy": min(self.best_score, accuracy)}
+        try:
+            saved = checkpoint.save(self.checkpoints, step, self.models, loop_state, self.config.keep)
+        except checkpoint.CheckpointError as error:
+            _diverged(str(error), self.checkpoints, progress)
+        if accuracy < self.best_score:
+            self.best_score = accuracy
+            checkpoint.keep_best(saved, self.path / "best", {"validation_accuracy": accuracy, "validation_fd": fd})
+            progress.write(f"train: step {step}: validation two-sample accuracy {accuracy:.3f} "
+                           f"(Frechet distance {fd:.1f}), the best so far")
+        preview = latents([self.config.seed, 2], self.config.sample_count, self.config.latent_dim)
+        write_png_atomic(roll_grid(generate_rolls(self.models.average, preview)),
+                         self.path / "samples" / f"step_{step:08d}.png")
+        _append_log(self.path / "log.csv", row)
+        return saved
+
+
+def stop_reason(balance: Balance, step: int, seconds: float, config: TrainConfig) -> str | None:
+    """Why training stops after `step`, or None to go on."""
+    if balance.balanced_steps >= config.patience:
+        return (f"D(real) and D(fake) moving averages ({balance.d_real:.3f}, {balance.d_fake:.3f}) "
+                f"stayed within {config.balance_tol} of 0.5 for {config.patience} steps")
+    if config.max_steps is not None and step >= config.max_steps:
+        return f"reached --max-steps {config.max_steps}"
+    if config.minutes is not None and seconds >= config.minutes * 60:
+        return f"reached --minutes {config.minutes:g}"
+    return None
+
+
+def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:
+    """Step `step`'s latents, real and fake labels and averaging decay: a pure function of (seed, step)."""
+    batch = config.batch_size
+    noise = np.random.default_rng([config.seed, 4, step]).uniform(0, config.label_noise, (2, batch, 1))
+    decay = np.float32(min(config.ema, (1 + step + 1) / (10 + step + 1)))  # a short average while G is young
+    return latents([config.seed, 1, step], batch, config.latent_dim), config.real_label + noise[0], noise[1], decay
+
+
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
           validation_images: Path | None = None, **overrides: object) -> Path:
     """Train until a stop rule fires; returns the newest checkpoint folder.
@@ -146,89 +244,32 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
         keras.distribution.set_distribution(distribution)
         print(f"train: data parallel over {len(distribution.device_mesh.devices.flat)} devices")
     models = build_dcgan(config)
-    checkpoints = run_dir / "checkpoints"
-    step, balance, best_score = 0, Balance(), float("inf")
-    if resume:
-        newest = checkpoint.newest_valid(checkpoints, "train")
-        if newest:
-            step, loop_state = checkpoint.restore(newest, models)
-            balance = Balance(**loop_state["balance"])
-            best_score = loop_state.get("best_accuracy", best_score)
-            for optimizer in (models.d_optimizer, models.g_optimizer):
-                optimizer.learning_rate.assign(config.learning_rate)  # restored too; --learning-rate wins
-            print(f"train: resumed from {newest} at step {step}")
-        elif checkpoint.list_checkpoints(checkpoints):
-            raise SystemExit(f"train: every checkpoint in {checkpoints} is damaged (see above); "
-                             "move them away to start a new run there")
-        else:
-            print(f"train: no checkpoint in {checkpoints}; starting a new run")
-    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
-    log_path = run_dir / "log.csv"
-    _truncate_log(log_path, step)
-
-    batch = config.batch_size
-    preview_latents = latents([config.seed, 2], config.sample_count, config.latent_dim)
+    run = RunFolder(run_dir, config, models, score)
+    step, balance = run.resume() if resume else (0, Balance())
+    run.start(step)
     gan = GanStep(models, config)
     state = gan.state()
 
-    started = time.monotonic()
-    interval: list[tuple[float, ...]] = []
-    interval_started = started
-    stop_reason = None
+    started, interval, reason = time.monotonic(), Interval(), None
     with tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True) as progress:
         for real in stream.batches(start=step):
-            noise = np.random.default_rng([config.seed, 4, step]).uniform(0, config.label_noise, (2, batch, 1))
-            decay = np.float32(min(config.ema, (1 + step + 1) / (10 + step + 1)))
-            state, out = gan.step(state, real, latents([config.seed, 1, step], batch, config.latent_dim),
-                                  config.real_label + noise[0], noise[1], decay, step)
+            state, out = gan.step(state, real, *step_inputs(config, step), step)
             step += 1
-            d_real, d_fake = float(out.d_real), float(out.d_fake)
-            losses = (float(out.d_loss_real), float(out.d_loss_fake), float(out.g_loss))
-            if not np.all(np.isfinite((*losses, d_real, d_fake))):
-                _diverged(f"a loss became NaN or infinite at step {step}", checkpoints, progress)
+            d_loss_real, d_loss_fake, g_loss, d_real, d_fake = interval.add(out, step, run.checkpoints, progress)
             balance.update(d_real, d_fake, config)
-            interval.append((*losses, d_real, d_fake))
             progress.update(1)
-            progress.set_postfix(d_loss=f"{(losses[0] + losses[1]) / 2:.3f}", g_loss=f"{losses[2]:.3f}",
+            progress.set_postfix(d_loss=f"{(d_loss_real + d_loss_fake) / 2:.3f}", g_loss=f"{g_loss:.3f}",
                                  d_real=f"{d_real:.2f}", d_fake=f"{d_fake:.2f}")
-
-            if balance.balanced_steps >= config.patience:
-                stop_reason = (f"D(real) and D(fake) moving averages ({balance.d_real:.3f}, {balance.d_fake:.3f}) "
-                               f"stayed within {config.balance_tol} of 0.5 for {config.patience} steps")
-            elif config.max_steps is not None and step >= config.max_steps:
-                stop_reason = f"reached --max-steps {config.max_steps}"
-            elif config.minutes is not None and time.monotonic() - started >= config.minutes * 60:
-                stop_reason = f"reached --minutes {config.minutes:g}"
-
-            if step % config.checkpoint_every == 0 or stop_reason:
-                now = time.monotonic()
+            reason = stop_reason(balance, step, time.monotonic() - started, config)
+            if step % config.checkpoint_every == 0 or reason:
                 gan.write_back(state)
-                means = np.mean(interval, axis=0)
-                accuracy, fd = score(models.average) if score else (float("nan"), float("nan"))
-                row = (step, *np.round(means, 5), round(balance.d_real, 5), round(balance.d_fake, 5),
-                       round(len(interval) * batch / max(now - interval_started, 1e-9), 4), round(now - started, 1),
-                       round(accuracy, 4), round(fd, 3))
-                loop_state = {"balance": dataclasses.asdict(balance), "best_accuracy": min(best_score, accuracy)}
-                try:
-                    saved = checkpoint.save(checkpoints, step, models, loop_state, config.keep)
-                except checkpoint.CheckpointError as error:
-                    _diverged(str(error), checkpoints, progress)
-                if accuracy < best_score:
-                    best_score = accuracy
-                    checkpoint.keep_best(saved, run_dir / "best", {"validation_accuracy": accuracy,
-                                                                   "validation_fd": fd})
-                    progress.write(f"train: step {step}: validation two-sample accuracy {accuracy:.3f} "
-                                   f"(Frechet distance {fd:.1f}), the best so far")
-                write_png_atomic(roll_grid(generate_rolls(models.average, preview_latents)),
-                                 run_dir / "samples" / f"step_{step:08d}.png")
-                _append_log(log_path, row)
-                interval, interval_started = [], time.monotonic()
-            if stop_reason:
+                saved = run.checkpoint(step, balance, interval, time.monotonic() - started, progress)
+                interval = Interval()
+            if reason:
                 break
-    print(f"train: stopped at step {step}: {stop_reason}; checkpoint {saved}")
+    print(f"train: stopped at step {step}: {reason}; checkpoint {saved}")
     if score:
-        print(f"train: best validation two-sample accuracy {best_score:.3f}: {run_dir / 'best'}")
+        print(f"train: best validation two-sample accuracy {run.best_score:.3f}: {run_dir / 'best'}")
     return saved
 
 

@@ -279,7 +279,7 @@ def _note_features(notes: np.ndarray, steps: int) -> dict[str, float]:
 
 def key_clarity(notes: np.ndarray) -> float:
     """Best correlation of the notes' pitch-class shares with the 24 Krumhansl-Kessler key profiles."""
-    classes = metrics.pitch_class_histogram(notes)
+    classes = metrics.pitch_class_shares(notes)
     if classes.std() == 0:
         return 0.0
     z = (classes - classes.mean()) / classes.std()

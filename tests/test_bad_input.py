@@ -1,4 +1,4 @@
-"""The bad-input bar: bench/bad_input.py runs 40+ kinds of bad input through all four stages.
+"""The bad-input bar: tests/bad_input.py runs 40+ kinds of bad input through all four stages.
 
 Each bad file or model must give one line naming it and the reason, with no traceback, while the
 good files of the same batch are still converted. About 40 s on a 2-core machine.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bad_input.py"
+SCRIPT = Path(__file__).resolve().parent / "bad_input.py"
 
 
 def test_every_kind_of_bad_input_gets_one_clear_line(capsys):

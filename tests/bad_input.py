@@ -1,6 +1,6 @@
 """Run many kinds of bad input through midi2img, img2midi, train and sample; check each gets one clear line.
 
-    python bench/bad_input.py [--keep DIR]
+    python tests/bad_input.py [--keep DIR]
 
 midi2img and img2midi run as real `pipeline.py` processes over one folder mixing good and bad
 files: every bad file must get exactly one `<stage>: <file>: <reason>` line, the good files must

@@ -1,0 +1,191 @@
+"""The sample stage end to end with the shipped generator: lengths, loudness, seams, moods, options.
+
+The shipped generator will be replaced by better ones, so these tests check properties
+(lengths, loudness, seams, directions of the moods), never particular notes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+from mutagen.oggvorbis import OggVorbis
+from PIL import Image
+
+import pipeline
+from img2midi import ONSET_THRESHOLD, roll_to_notes
+from img2midi.audio import FORMATS
+from img2midi.loudness import integrated_loudness, true_peak_db
+from img2midi.mood import (
+    MOODS,
+    PROFILES,
+    arrange,
+)
+from midi2img.spec import DEFAULT_VELOCITY, N_PITCHES, pitch_class_histogram, pitch_to_row
+from model.sample import sample
+
+REPO = Path(__file__).resolve().parents[1]
+RATE = 44100
+
+
+def seam_figures(audio: np.ndarray, rate: int) -> tuple[float, float, float]:
+    """(jump across the loop seam, 99.9th percentile of all jumps, dB between the RMS of the last and first 100 ms)."""
+    jumps = np.abs(np.diff(audio))
+    window = int(0.1 * rate)
+    rms_db = lambda part: 10 * np.log10(np.mean(part ** 2) + 1e-20)  # noqa: E731
+    return (abs(audio[0] - audio[-1]), float(np.percentile(jumps, 99.9)),
+            abs(rms_db(audio[-window:]) - rms_db(audio[:window])))
+
+
+def test_bar_command_writes_a_seamless_90_s_ogg_loop_at_minus_16_lufs(tmp_path):
+    """Issue 4's bar, as a user runs it: 90 +- 1 s, -16 +- 1 LUFS, <= -1 dBTP, loop tags, sidecar, seam."""
+    track = tmp_path / "t" / "track.ogg"
+    command = [sys.executable, str(REPO / "pipeline.py"), "sample", "--out", str(track), "--duration", "90",
+               "--loop", "--mood", "meditation", "--seed", "1"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    audio, rate = soundfile.read(track, dtype="float64")
+    assert soundfile.info(track).format == "OGG" and soundfile.info(track).subtype == "VORBIS"
+    assert abs(len(audio) / rate - 90) <= 1
+    assert abs(integrated_loudness(audio, rate) - -16) <= 1 and true_peak_db(audio) <= -1
+    tags = OggVorbis(track)
+    assert tags["LOOPSTART"] == ["0"] and tags["LOOPLENGTH"] == [str(len(audio))]
+    sidecar = json.loads(track.with_name("track.loop.json").read_text())
+    assert sidecar["loop_start_samples"] == 0 and sidecar["loop_length_samples"] == len(audio)
+    assert sidecar["sample_rate"] == rate and sidecar["loop_length_seconds"] == pytest.approx(len(audio) / rate)
+    jump, usual, rms_difference = seam_figures(audio, rate)
+    assert jump <= usual and rms_difference < 3
+    midi = pretty_midi.PrettyMIDI(str(track.with_suffix(".mid")))
+    assert len(midi.instruments[0].notes) > 20
+    with Image.open(track.with_suffix(".png")) as picture:
+        assert picture.format == "PNG" and picture.width >= 1000
+    # Same seed, same MIDI bytes; and the MIDI does not depend on the audio options (in-process: no second start-up).
+    again = tmp_path / "again.mid"
+    pipeline.main(["sample", "--out", str(again), *command[5:], "--no-audio"])
+    assert again.read_bytes() == track.with_suffix(".mid").read_bytes()
+    assert json.loads(again.with_name("again.loop.json").read_text())["audio"] is None
+
+
+def mood_figures(path: Path, seconds: float) -> dict[str, float]:
+    """What the mood table promises, measured on the MIDI file: tempo, density, register, key colour."""
+    midi = pretty_midi.PrettyMIDI(str(path))
+    notes = midi.instruments[0].notes
+    steps = 60 / (midi.get_tempo_changes()[1][0] * 4)
+    array = np.array([[n.pitch, round(n.start / steps), round(n.end / steps), n.velocity] for n in notes])
+    return {"bpm": float(midi.get_tempo_changes()[1][0]), "notes_per_second": len(notes) / seconds,
+            "mean_pitch": float(np.mean([n.pitch for n in notes])),
+            "histogram": pitch_class_histogram(array, by_duration=True)}
+
+
+def test_moods_change_tempo_density_register_and_key_as_the_table_says(tmp_path):
+    seconds, figures = 20.0, {}
+    for name in MOODS:
+        (midi,) = sample(tmp_path / f"{name}.mid", pipeline.SHIPPED_GENERATOR, seed=0, duration=seconds,
+                         mood=name, audio=False)
+        figures[name] = mood_figures(midi, seconds)
+    for name, mood in MOODS.items():
+        found = figures[name]
+        assert found["bpm"] == pytest.approx(mood.bpm, abs=0.01)  # MIDI stores whole microseconds per beat
+        assert abs(found["mean_pitch"] - mood.centre) <= 6
+        tonic, histogram = mood.tonic, found["histogram"]
+        major = np.corrcoef(histogram, np.roll(PROFILES["major"], tonic))[0, 1]
+        minor = np.corrcoef(histogram, np.roll(PROFILES["minor"], tonic))[0, 1]
+        major_third, minor_third = histogram[(tonic + 4) % 12], histogram[(tonic + 3) % 12]
+        if mood.mode == "major":  # the major third above the tonic sounds, the minor third never
+            assert major > minor and major_third > 0 and minor_third == 0
+        else:
+            assert minor > major and minor_third > 0 and major_third == 0
+    for key in ("bpm", "notes_per_second", "mean_pitch"):
+        order = sorted(MOODS, key=lambda name: figures[name][key])  # noqa: B023
+        assert order == EXPECTED_ORDER[key], (key, {name: round(figures[name][key], 2) for name in MOODS})
+
+
+EXPECTED_ORDER = {  # README.md's mood table, slowest / sparsest / lowest first
+    "bpm": ["meditation", "bittersweet", "nature", "uplifting"],
+    "notes_per_second": ["meditation", "nature", "bittersweet", "uplifting"],
+    "mean_pitch": ["meditation", "bittersweet", "uplifting", "nature"],
+}
+
+
+def test_readme_mood_table_is_the_presets():
+    rows = {}
+    for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip().strip("`*") for c in line.strip().strip("|").split("|")]
+        if cells[0] in MOODS:
+            rows[cells[0]] = cells
+    assert set(rows) == set(MOODS)
+    for name, mood in MOODS.items():
+        text = " ".join(rows[name])
+        numbers = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", text)]
+        for value in (mood.bpm, mood.velocity, mood.threshold, mood.notes_per_beat, mood.min_beats, mood.centre):
+            assert value in numbers, (name, value, text)
+        assert mood.key in text
+    assert [MOODS[n].bpm for n in EXPECTED_ORDER["bpm"]] == sorted(m.bpm for m in MOODS.values())
+    assert [MOODS[n].centre for n in EXPECTED_ORDER["mean_pitch"]] == sorted(m.centre for m in MOODS.values())
+
+
+def test_count_writes_variations_a_contact_sheet_and_pieces_of_the_asked_length(tmp_path):
+    out = tmp_path / "song.flac"
+    midis = sample(out, pipeline.SHIPPED_GENERATOR, count=2, seed=3, duration=12, bpm=100)
+    assert [m.name for m in midis] == ["song.mid", "song_1.mid"]
+    for stem in ("song", "song_1"):
+        audio, rate = soundfile.read(tmp_path / f"{stem}.flac")
+        assert len(audio) == 12 * rate and audio[-1] == 0  # not a loop: rings out and fades to zero
+        assert (tmp_path / f"{stem}.png").is_file() and not (tmp_path / f"{stem}.loop.json").exists()
+        last_end = max(n.end for n in pretty_midi.PrettyMIDI(str(tmp_path / f"{stem}.mid")).instruments[0].notes)
+        assert 10 <= last_end <= 11 + 1e-6  # the roll fills the piece but its last second
+    assert midis[0].read_bytes() != midis[1].read_bytes()
+    with Image.open(tmp_path / "song_contact.png") as sheet:
+        assert sheet.format == "PNG" and sheet.height > 2 * 200
+
+
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["--out", "x.ogg", "--format", "wav"], "ends in .ogg but --format is wav"),
+    (["--out", "x.ogg", "--no-audio"], "--no-audio writes MIDI only"),
+    (["--out", "x.mp3"], "should end in .mid"),
+    (["--out", "x.ogg", "--duration", "2"], "--duration 2 s is out of range"),
+    (["--out", "x.ogg", "--sample-rate", "1000"], "--sample-rate 1000 Hz is out of range"),
+    (["--out", "x.ogg", "--lufs", "0"], "--lufs 0 is out of range"),
+])
+def test_contradictory_or_bad_options_get_one_line_before_any_work(tmp_path, argv, reason):
+    argv = [a.replace("x.", str(tmp_path / "x.")) for a in argv]
+    with pytest.raises(SystemExit) as error:
+        pipeline.main(["sample", *argv])
+    message = str(error.value)
+    assert message.startswith("sample: ") and reason in message and "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_choices_are_the_presets_and_formats():
+    sample_parser = pipeline.build_parser()._subparsers._group_actions[0].choices["sample"]
+    choices = {action.dest: action.choices for action in sample_parser._actions}
+    assert tuple(choices["mood"]) == tuple(MOODS) and tuple(choices["audio_format"]) == tuple(FORMATS)
+
+
+def test_arrange_without_a_mood_only_transposes():
+    roll = np.zeros((N_PITCHES, 16), np.uint8)
+    roll[pitch_to_row(60), 0:4] = [255, 128, 128, 128]
+    roll[pitch_to_row(107), 4] = ONSET_THRESHOLD
+    notes = roll_to_notes(roll)
+    assert arrange(notes, roll, None).tolist() == [[60, 0, 4, 127], [107, 4, 5, 1]]
+    assert arrange(notes, roll, None, semitones=3).tolist() == [[63, 0, 4, 127], [98, 4, 5, 1]]  # 110 folds to 98
+
+
+def test_a_generator_that_draws_no_velocities_plays_at_the_default_velocity(tmp_path):
+    """The shipped generator was trained before onsets carried velocities: every onset is 255, which
+    would decode as the loudest; `sample` plays such a generator's notes at DEFAULT_VELOCITY instead."""
+    from model.checkpoint import draws_velocities, load_generator
+    from model.sample import sample
+
+    shipped = Path(__file__).resolve().parents[1] / "pretrained" / "generator.keras"
+    assert not draws_velocities(load_generator(shipped))
+    written = sample(tmp_path / "song.mid", shipped, audio=False)
+    velocities = {n.velocity for n in pretty_midi.PrettyMIDI(str(written[0])).instruments[0].notes}
+    assert velocities == {DEFAULT_VELOCITY}
