@@ -28,6 +28,7 @@ HIGHEST_PITCH = LOWEST_PITCH + N_PITCHES - 1  # 126
 WINDOW_STEPS = 300
 STEPS_PER_BEAT = 4
 IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS)
+MODEL_SHAPE = (*IMAGE_SHAPE, 1)  # a roll as the networks read and write it: one channel, values in [-1, 1]
 PIANO_LOWEST, PIANO_HIGHEST = 21, 108  # A0..C8: what a piano can play; rows above C8 never sound in MAESTRO
 
 ONSET_LEVEL = 255  # the loudest onset (velocity 126 and 127)

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from midi2img.atomic import first_line, sha256_file
-from midi2img.spec import IMAGE_SHAPE
+from midi2img.spec import IMAGE_SHAPE, MODEL_SHAPE
 from model import dcgan  # registers the custom layers (SnapToLevels, SilenceAbovePiano) a .keras generator holds
 from model.dcgan import Models
 
@@ -185,7 +185,7 @@ def load_generator(path: Path, stage: str = "sample") -> keras.Model:
         input_shape, output_shape = tuple(generator.input_shape), tuple(generator.output_shape)
     except (AttributeError, TypeError, ValueError):  # a model with several or no inputs/outputs
         raise SystemExit(f"{stage}: {path} is not a generator (no single input and output)") from None
-    if tuple(output_shape[1:]) != (*IMAGE_SHAPE, 1) or len(input_shape) != 2:
+    if tuple(output_shape[1:]) != MODEL_SHAPE or len(input_shape) != 2:
         raise SystemExit(f"{stage}: {path} maps {input_shape} -> {output_shape}, "
                          f"not a latent vector -> {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}x1 generator")
     return generator

@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from model import seed2023
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     # Architecture (fixed for the life of a run).
-    architecture: str = "resize"  # "resize" (ours, see model/dcgan.py) or "seed2023" (the original model)
     latent_dim: int = 14
     # The generator draws only the piano's 88 keys (the 18 rows above C8 are added silent) and D reads
     # only those: the rows above never sound in MAESTRO, and they cost a sixth of every convolution.
@@ -45,17 +46,14 @@ class TrainConfig:
     mixed_precision: bool = True
     # Optimisation.
     batch_size: int = 16
-    optimizer: str = "adam"  # or "rmsprop"
     learning_rate: float = 2e-4
-    beta_1: float = 0.5  # Adam only
-    clip_value: float | None = None  # clip each gradient element to +-this
+    beta_1: float = 0.5  # Adam's
     mode_seeking: float = 1.0  # weight of the mode-seeking term in G's loss (see mode_seeking_loss; 0: none)
     # R1 penalty (Mescheder et al. 2018): D's squared input-gradient norm on real rolls at this weight,
     # applied lazily every r1_every steps (StyleGAN2); an alternative to spectral norm that lets D be sharp.
     r1_gamma: float = 0.0
     r1_every: int = 8
     real_label: float = 0.9  # one-sided label smoothing keeps D from growing over-confident on real rolls
-    label_noise: float = 0.0  # add uniform noise in [0, this) to every real and fake label
     # The generator kept for sampling is a moving average of the trained one's weights over roughly
     # 1 / (1 - ema) steps: it smooths the step-to-step wobble of GAN training (0: no average).
     ema: float = 0.995
@@ -71,6 +69,11 @@ class TrainConfig:
     keep: int = 3
     sample_count: int = 8  # rolls in each checkpoint's sample grid, from fixed latents
     validation_rolls: int = 256  # real and generated rolls behind each checkpoint's validation score (0: none)
+    # Only the seed2023 baseline (model/seed2023.py) sets these otherwise.
+    architecture: str = "resize"  # "resize" (ours, model/dcgan.py) or "seed2023" (the original model)
+    optimizer: str = "adam"  # or "rmsprop"
+    clip_value: float | None = None  # clip each gradient element to +-this
+    label_noise: float = 0.0  # add uniform noise in [0, this) to every real and fake label
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
@@ -91,17 +94,24 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
-        fields = json.loads(path.read_text())
-        fields.setdefault("snap_output", False)  # runs saved before the setting existed drew soft levels
-        fields.setdefault("strike_heads", False)  # ...or struck their notes' heads...
-        fields.setdefault("summary_view", False)  # ...and their discriminators had no summary view...
-        fields.setdefault("mode_seeking", 0.0)  # ...and their generators no mode-seeking term...
-        fields.setdefault("onset_velocity", False)  # ...nor velocities...
-        fields.setdefault("piano_rows_only", False)  # ...and drew all 106 rows...
-        fields.setdefault("mixed_precision", False)  # ...in float32
+        """A run's saved settings; one saved before a setting existed gets what it trained with (OLD_RUN_DEFAULTS)."""
+        fields = {**OLD_RUN_DEFAULTS, **json.loads(path.read_text())}
         for name in ("base_shape", "generator_channels", "discriminator_channels"):
             fields[name] = tuple(fields[name])
         return cls(**fields)
+
+
+# What a run saved before each setting existed trained with: soft levels (no snapping), unstruck heads,
+# no summary view or mode-seeking term, no velocities, all 106 rows, float32.
+OLD_RUN_DEFAULTS: dict[str, object] = {
+    "snap_output": False,
+    "strike_heads": False,
+    "summary_view": False,
+    "mode_seeking": 0.0,
+    "onset_velocity": False,
+    "piano_rows_only": False,
+    "mixed_precision": False,
+}
 
 
 def parse_settings(items: list[str]) -> dict[str, object]:
@@ -122,33 +132,7 @@ def parse_settings(items: list[str]) -> dict[str, object]:
 
 PRESETS: dict[str, dict[str, object]] = {
     "default": {},
-    # The original repository's model, rebuilt from its description, as the baseline to beat:
-    # see build_seed2023_generator and build_seed2023_discriminator.
-    "seed2023": {
-        "architecture": "seed2023",
-        "dropout": 0.4,
-        "input_noise": 0.0,
-        "spectral_norm": False,
-        "minibatch_std": False,
-        "snap_output": False,
-        "strike_heads": False,
-        "summary_view": False,
-        "augment_shift": 0,
-        "augment_transpose": 0,
-        "optimizer": "rmsprop",
-        "learning_rate": 1e-4,
-        "clip_value": 1.0,
-        "mode_seeking": 0.0,
-        "onset_velocity": False,
-        "piano_rows_only": False,
-        "base_shape": (7, 19),
-        "mixed_precision": False,
-        "real_label": 1.0,
-        "label_noise": 0.05,
-        "ema": 0.0,
-        "checkpoint_every": 25,
-        "validation_rolls": 0,  # at about a second of CPU per generated roll, scoring would eat the budget
-    },
+    "seed2023": seed2023.SETTINGS,  # the original repository's model, as the baseline to beat
     # Seconds on a CPU: for tests and for trying the pipeline end to end.
     "tiny": {
         "generator_channels": (16, 8, 8, 4),

@@ -1,8 +1,8 @@
 """The DCGAN: generator, discriminator and the combined model that trains the generator.
 
 Plain Keras 3 layers, so the same code runs on the TensorFlow, JAX and PyTorch
-backends; `model/step.py` trains them. Two architectures: "resize" (ours, the default) and
-"seed2023" (the original repository's model, the baseline it is measured against).
+backends; `model/step.py` trains them. The architecture "resize" is ours, the default;
+"seed2023" (`model/seed2023.py`) is the original repository's model, the baseline.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from img2midi.core import DEFAULT_THRESHOLD, ONSET_THRESHOLD
 from midi2img.spec import (
     DEFAULT_VELOCITY,
     LOWEST_PITCH,
+    MODEL_SHAPE,
     N_PITCHES,
     PIANO_HIGHEST,
     SUSTAIN_LEVEL,
@@ -25,11 +26,11 @@ from midi2img.spec import (
     row_to_pitch,
     velocity_to_level,
 )
+from model import seed2023
 from model.config import TrainConfig
 from model.data import pixels_to_tanh
 from model.metrics import PITCH_BAND
 
-IMAGE_SHAPE = (N_PITCHES, WINDOW_STEPS, 1)
 ROWS_ABOVE_PIANO = int(pitch_to_row(PIANO_HIGHEST))  # 18: pitches 109..126
 
 
@@ -242,7 +243,7 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
         return layers.SpectralNormalization(layer, dtype=layer.dtype_policy) if config.spectral_norm else layer
 
     policy = compute_policy(config)
-    image = keras.Input(IMAGE_SHAPE, name="roll")
+    image = keras.Input(MODEL_SHAPE, name="roll")
     x = image
     if config.augment_shift or config.augment_transpose:
         x = MusicAugment(config.augment_shift, config.augment_transpose, seed=config.seed,
@@ -269,39 +270,9 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
     return keras.Model(image, x, name="discriminator")
 
 
-def build_seed2023_generator(config: TrainConfig) -> keras.Model:
-    """The original generator: dense to 14x40x128, three stride-2 transposed convolutions to 112x320,
-    two 512-filter 5x5 convolutions there (about half a teraflop per image), then one (7, 21) valid
-    convolution down to 106x300. LeakyReLU(0.3) after every hidden layer, no normalization."""
-    latent = keras.Input((config.latent_dim,), name="latent")
-    x = layers.Dense(14 * 40 * 128)(latent)
-    x = layers.LeakyReLU(0.3)(x)
-    x = layers.Reshape((14, 40, 128))(x)
-    x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 5, padding="same")(x))
-    for _ in range(3):
-        x = layers.LeakyReLU(0.3)(layers.Conv2DTranspose(256, 4, strides=2, padding="same")(x))
-    for _ in range(2):
-        x = layers.LeakyReLU(0.3)(layers.Conv2D(512, 5, padding="same")(x))
-    x = layers.Conv2D(1, (7, 21), padding="valid", activation="tanh")(x)
-    return keras.Model(latent, x, name="generator")
-
-
-def build_seed2023_discriminator(config: TrainConfig) -> keras.Model:
-    """The original discriminator: a 3x3 and four stride-2 4x4 valid convolutions of 256 filters,
-    LeakyReLU(0.3), dropout, one sigmoid unit."""
-    image = keras.Input(IMAGE_SHAPE, name="roll")
-    x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 3, padding="valid")(image))
-    for _ in range(4):
-        x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 4, strides=2, padding="valid")(x))
-    x = layers.Flatten()(x)
-    x = layers.Dropout(config.dropout, seed=config.seed)(x)
-    x = layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(image, x, name="discriminator")
-
-
 BUILDERS = {
     "resize": (build_generator, build_discriminator),
-    "seed2023": (build_seed2023_generator, build_seed2023_discriminator),
+    "seed2023": (seed2023.build_generator, seed2023.build_discriminator),
 }
 
 
