@@ -1,4 +1,4 @@
-"""Thin I/O around the midi2img core: parse MIDI with symusic, write PNGs, run a folder on all cores."""
+"""Thin I/O around the midi2img core: parse MIDI with symusic, write PNG rolls, run a folder on all cores."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from midi2img.atomic import atomic_path, first_line
+from midi2img.atomic import first_line
 from midi2img.core import (
     SUSTAIN_CC,
     extend_by_pedal,
@@ -21,11 +20,9 @@ from midi2img.core import (
     pedal_intervals,
     quantize_notes,
 )
+from midi2img.rollpng import write_png_atomic
 from midi2img.spec import STEPS_PER_BEAT, empty_notes
 
-# zlib level 1: measured on MAESTRO, levels 1..9 differ little in size for these sparse rolls
-# but higher levels cost several times the CPU (see bench/results.md).
-PNG_COMPRESS_LEVEL = 1
 MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "validation", "test")
 MAESTRO_HELP = (
@@ -175,12 +172,6 @@ def _drum_notes(path: Path) -> int:
         return sum(len(t.notes) for t in parse_midi(path).tracks if t.is_drum)
     except MidiError:
         return 0
-
-
-def write_png_atomic(image: np.ndarray, path: Path) -> None:
-    """Save a uint8 2-D array as an 8-bit grayscale PNG without ever exposing a partial file."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(image, mode="L").save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
 
 
 def convert_file(path: Path, out_dir: Path, steps_per_beat: int = STEPS_PER_BEAT,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from img2midi.io import check_roll_png, read_roll_png
+from midi2img.rollpng import check_roll_png, read_roll_png
 from midi2img.spec import IMAGE_SHAPE
 
 MAX_REPORTED = 20  # unusable images named one by one at start; the rest are counted

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from midi2img.io import write_png_atomic
+from midi2img.rollpng import write_png_atomic
 from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from img2midi.core import roll_to_notes
-from img2midi.io import ImageError, read_roll_png
 from midi2img.core import iter_windows, notes_to_roll, quantize_notes
 from midi2img.io import MidiError, convert_file, read_midi_notes
+from midi2img.rollpng import ImageError, read_roll_png
 from midi2img.spec import (
     HIGHEST_PITCH,
     IMAGE_SHAPE,

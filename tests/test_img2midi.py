@@ -14,12 +14,12 @@ from img2midi import (
     ONSET_THRESHOLD,
     convert_images,
     notes_to_midi,
-    read_roll_png,
     roll_to_notes,
     write_midi_atomic,
 )
 from midi2img import notes_to_roll
 from midi2img.core import quantize_notes
+from midi2img.rollpng import read_roll_png
 from midi2img.spec import (
     DEFAULT_VELOCITY,
     ONSET_MIN_LEVEL,
