@@ -43,6 +43,18 @@ def _level(text: str) -> int:
     return value
 
 
+def _within(low: float, high: float, unit: str = "", kind: type = float):
+    """An argument type: a number from low to high (both included), else one line saying the range."""
+
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g}{unit} is out of range; use {low:g} to {high:g}{unit}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,21 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=_positive_int, default=1,
                    help="number of variations (song, song_1, ...) and, above 1, a contact sheet song_contact.png")
     p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
-    p.add_argument("--duration", type=float, default=None,
+    p.add_argument("--duration", type=_within(4, 1200, " s"), default=None,  # 20 minutes take 2 minutes and 4.5 GB
                    help="length in seconds, 4 to 1200 (default: one generated image, plus 1 s to ring out)")
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
     p.add_argument("--mood", choices=("uplifting", "meditation", "nature", "bittersweet"), default=None,
                    help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
-    p.add_argument("--bpm", type=float, default=None, help="tempo (default: the mood's, else 120)")
-    p.add_argument("--transpose", type=int, default=0, help="semitones up (negative: down), after the mood")
+    p.add_argument("--bpm", type=_within(20, 400), default=None,
+                   help="tempo, 20 to 400 (default: the mood's, else 120)")
+    p.add_argument("--transpose", type=_within(-24, 24, " semitones", int), default=0,
+                   help="semitones up (negative: down), after the mood; -24 to 24")
     p.add_argument("--threshold", type=_level, default=None,
                    help="pixel level from which a generated pixel sounds (default: the mood's, else the decoder's)")
     p.add_argument("--format", dest="audio_format", choices=("wav", "ogg", "flac"), default=None,
                    help="audio format (default: --out's suffix; wav when --out is .mid)")
-    p.add_argument("--sample-rate", type=int, default=44100, help="audio sample rate in Hz (default: %(default)s)")
-    p.add_argument("--lufs", type=float, default=-16.0,
-                   help="integrated loudness target; true peak stays at most -1 dBTP (default: %(default)s)")
+    p.add_argument("--sample-rate", type=_within(8000, 96000, " Hz", int), default=44100,  # what fluidsynth renders
+                   help="audio sample rate in Hz, 8000 to 96000 (default: %(default)s)")
+    p.add_argument("--lufs", type=_within(-36, -10), default=-16.0,  # -16 games and podcasts, -14 streaming, -23 TV
+                   help="integrated loudness target, -36 to -10; true peak at most -1 dBTP (default: %(default)s)")
     p.add_argument("--soundfont", type=Path, default=None,
                    help="SF2 to render with (default: pretty_midi's TimGM6mb.sf2)")
     p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")

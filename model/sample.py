@@ -24,11 +24,6 @@ from model.longform import generate_pieces
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 DEFAULT_BPM = 120.0
 MIDI_SUFFIXES = (".mid", ".midi")
-DURATION_RANGE = (4.0, 1200.0)  # seconds: a few beats at least; 20 minutes take 2 minutes and 4.5 GB
-SAMPLE_RATE_RANGE = (8000, 96000)  # what fluidsynth renders at
-LUFS_RANGE = (-36.0, -10.0)  # -16 for game music and podcasts, -14 streaming, -23 broadcast
-BPM_RANGE = (20.0, 400.0)
-TRANSPOSE_RANGE = (-24, 24)
 
 
 @dataclass(frozen=True)
@@ -47,11 +42,6 @@ def piece_paths(out: Path, index: int, audio_format: str | None) -> PiecePaths:
     midi = out if given in MIDI_SUFFIXES else beside(".mid")
     audio = None if not audio_format else out if given == f".{audio_format}" else beside(f".{audio_format}")
     return PiecePaths(midi, audio, beside(".png"), beside(".loop.json"))
-
-
-def _check_range(option: str, value: float | None, bounds: tuple[float, float], unit: str = "") -> None:
-    if value is not None and not bounds[0] <= value <= bounds[1]:
-        raise SystemExit(f"sample: {option} {value:g}{unit} is out of range; use {bounds[0]:g} to {bounds[1]:g}{unit}")
 
 
 def audio_format_for(out: Path, audio_format: str | None, audio: bool) -> str | None:
@@ -82,16 +72,13 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
            bpm: float | None = None, soundfont: Path | None = None, audio: bool = True,
            audio_format: str | None = None, duration: float | None = None, loop: bool = False,
            sample_rate: int = 44100, lufs: float = -16.0, transpose: int = 0, mood: str | None = None) -> list[Path]:
-    """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths."""
+    """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
+
+    Option ranges are checked where the command line is parsed (pipeline.py); `--out` and `--format`
+    are checked here, first, as they decide what is written.
+    """
     out = Path(out)
     audio_format = audio_format_for(out, audio_format, audio)
-    _check_range("--duration", duration, DURATION_RANGE, " s")
-    _check_range("--sample-rate", sample_rate, SAMPLE_RATE_RANGE, " Hz")
-    _check_range("--lufs", lufs, LUFS_RANGE)
-    _check_range("--bpm", bpm, BPM_RANGE)
-    _check_range("--transpose", transpose, TRANSPOSE_RANGE, " semitones")
-    if mood is not None and mood not in MOODS:
-        raise SystemExit(f"sample: --mood {mood} is not one of {', '.join(MOODS)}")
     preset: Mood | None = MOODS[mood] if mood else None
     bpm = bpm or (preset.bpm if preset else DEFAULT_BPM)
     threshold = threshold if threshold is not None else (preset.threshold if preset else None)
