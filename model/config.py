@@ -23,7 +23,7 @@ class TrainConfig:
     dropout: float = 0.3
     # Gaussian noise (this sd) on D's inputs while training blurs the edge between real and generated
     # rolls so that D cannot win outright. Needed before spectral normalization and augmentation; with
-    # them it only weakened D (best validation FD 54 with 0.2, 48 without, same 60-minute budget).
+    # them it only weakened D (bench/quality/README.md).
     input_noise: float = 0.0
     spectral_norm: bool = True  # on D's layers: bounds how sharply D can change, so G's gradients stay useful
     minibatch_std: bool = True  # D sees the batch's spread, so a generator drawing one roll over and over shows
