@@ -18,11 +18,11 @@ import io
 import json
 import os
 import random
-import resource
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +41,28 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 def pipeline(*args: object, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "pipeline.py"), *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def pipeline_peak(*args: object, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
+    """`pipeline`, and the peak resident memory in MiB of that process and its workers alone.
+
+    os.wait4 reports the one child's usage; RUSAGE_CHILDREN would report the largest child this
+    process ever had (under pytest, an earlier TensorFlow process).
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, str(REPO / "pipeline.py"), *map(str, args)], cwd=REPO,
+                                   stdout=out, stderr=err, text=True, env=ENV)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read()), \
+            usage.ru_maxrss / 1024
 
 
 def vlq(value: int) -> bytes:
@@ -167,9 +189,7 @@ def check_midi2img(work: Path) -> tuple[list[str], list[str]]:
     folder = work / "midi"
     bad, good = make_midi_cases(folder)
     out = work / "midi_png"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = pipeline("midi2img", "--midi-dir", folder, "--out-dir", out, "--workers", "2")
-    peak_mib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    result, peak_mib = pipeline_peak("midi2img", "--midi-dir", folder, "--out-dir", out, "--workers", "2")
     problems = one_line_per_file("midi2img", result.stderr, folder, bad)
     if result.returncode != 1:
         problems.append(f"midi2img: exit status {result.returncode}, expected 1")
