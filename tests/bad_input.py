@@ -22,7 +22,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -43,26 +42,21 @@ def pipeline(*args: object, timeout: float = 300) -> subprocess.CompletedProcess
                           capture_output=True, text=True, env=ENV, timeout=timeout)
 
 
-def pipeline_peak(*args: object, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
-    """`pipeline`, and the peak resident memory in MiB of that process and its workers alone.
+# Runs a command as its own child and writes that child's peak resident memory (KiB) to a file. A fresh,
+# small interpreter forks it: Linux carries a process's peak across exec, so a child forked straight from
+# the test process (TensorFlow loaded, 1 GB) would report the test process's peak as its own.
+PEAK_LAUNCHER = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[2:]); "
+                 "_, status, usage = os.wait4(child.pid, 0); open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); "
+                 "sys.exit(os.waitstatus_to_exitcode(status))")
 
-    os.wait4 reports the one child's usage; RUSAGE_CHILDREN would report the largest child this
-    process ever had (under pytest, an earlier TensorFlow process).
-    """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([sys.executable, str(REPO / "pipeline.py"), *map(str, args)], cwd=REPO,
-                                   stdout=out, stderr=err, text=True, env=ENV)
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read()), \
-            usage.ru_maxrss / 1024
+
+def pipeline_peak(*args: object, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
+    """`pipeline`, and the peak resident memory in MiB of that process and its workers alone."""
+    with tempfile.TemporaryDirectory() as folder:
+        peak = Path(folder) / "peak"
+        result = subprocess.run([sys.executable, "-c", PEAK_LAUNCHER, peak, sys.executable, REPO / "pipeline.py",
+                                 *map(str, args)], cwd=REPO, capture_output=True, text=True, env=ENV, timeout=timeout)
+        return result, int(peak.read_text()) / 1024
 
 
 def vlq(value: int) -> bytes:
