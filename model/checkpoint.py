@@ -26,7 +26,6 @@ import numpy as np
 from midi2img.atomic import first_line, sha256_file
 from midi2img.spec import IMAGE_SHAPE, MODEL_SHAPE
 from model import dcgan  # registers the custom layers (SnapToLevels, SilenceAbovePiano) a .keras generator holds
-from model.dcgan import Models
 
 PREFIX = "step_"
 MANIFEST = "manifest.json"
@@ -49,7 +48,7 @@ def _fsync_tree(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _tracked_variables(models: Models) -> list:
+def _tracked_variables(models: dcgan.Models) -> list:
     tracked = (list(models.generator.variables) + list(models.discriminator.variables)
                + list(models.d_optimizer.variables) + list(models.g_optimizer.variables))
     if models.average is not models.generator:
@@ -57,7 +56,7 @@ def _tracked_variables(models: Models) -> list:
     return tracked
 
 
-def save(folder: Path, step: int, models: Models, loop_state: dict, keep: int) -> Path:
+def save(folder: Path, step: int, models: dcgan.Models, loop_state: dict, keep: int) -> Path:
     """Write checkpoint `step` atomically, then delete all but the newest `keep`."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{PREFIX}{step:08d}"
@@ -145,7 +144,7 @@ def newest_valid(folder: Path, stage: str) -> Path | None:
     return None
 
 
-def restore(path: Path, models: Models) -> tuple[int, dict]:
+def restore(path: Path, models: dcgan.Models) -> tuple[int, dict]:
     """Load checkpoint `path` into freshly built models; returns (step, loop_state)."""
     variables = _tracked_variables(models)
     with np.load(path / "state.npz") as saved:
