@@ -27,7 +27,7 @@ class Piece:
     notes: np.ndarray  # (n, 4) pitch, start step, end step, velocity
     n_steps: int  # the piece's length; a loop's notes may ring past it into the next round
     seconds_per_step: float
-    loop: bool
+    loop: tuple[int, int] | None  # the loop region's first step and the step after it (None: no loop)
     seconds: float = 0.0  # the track's length, when it runs on past the notes (the ring-out of a piece)
 
 
@@ -52,13 +52,20 @@ def draw_piece(ax: Axes, piece: Piece) -> None:
     ax.set_xlabel("time (s)")
     ax.set_ylabel("pitch")
     ax.set_title(piece.title, fontsize=10, loc="left")
-    if piece.loop:
+    if piece.loop and piece.loop == (0, piece.n_steps):
         loop_seconds = piece.n_steps * piece.seconds_per_step
         ax.axvline(loop_seconds, color="tab:red", linewidth=1.5)
         ax.text(loop_seconds, 1.01, f"loop point {loop_seconds:.1f} s: plays on from 0:00", color="tab:red",
                 fontsize=9, ha="right", va="bottom", transform=ax.get_xaxis_transform())
         if seconds > loop_seconds:  # notes ringing past the loop point sound again at the start
             ax.axvspan(loop_seconds, seconds, color="tab:red", alpha=0.08, linewidth=0)
+    elif piece.loop:  # intro, loop, outro
+        start, end = (step * piece.seconds_per_step for step in piece.loop)
+        ax.axvspan(start, end, color="tab:red", alpha=0.08, linewidth=0)
+        for at in (start, end):
+            ax.axvline(at, color="tab:red", linewidth=1.5)
+        ax.text(end, 1.01, f"loop {start:.1f}-{end:.1f} s, after the intro; the outro follows", color="tab:red",
+                fontsize=9, ha="right", va="bottom", transform=ax.get_xaxis_transform())
 
 
 def _save(figure: Figure, path: Path) -> None:

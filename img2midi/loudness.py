@@ -35,10 +35,14 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
 def true_peak_envelope(audio: np.ndarray, circular: bool = False) -> np.ndarray:
     """Per sample, the largest |level| of the 4x-oversampled signal around it (a loop wraps at its ends).
 
-    Oversampled a block at a time (with PAD samples of context either side, far more than the
-    interpolation filter reaches), so an hour of audio never needs four hours' worth of memory.
+    (samples,) or (samples, channels) audio; with channels, the largest over them, so that one
+    gain serves all channels and the stereo image stays where it was. Oversampled a block at a
+    time (with PAD samples of context either side, far more than the interpolation filter
+    reaches), so an hour of audio never needs four hours' worth of memory.
     """
     audio = np.asarray(audio, np.float64)
+    if audio.ndim == 2:
+        return np.max([true_peak_envelope(channel, circular) for channel in audio.T], axis=0, initial=0.0)
     if circular and len(audio):  # the loop's own end before its start and its start after its end
         before, after = np.resize(audio[::-1], PAD)[::-1], np.resize(audio, PAD)
     else:
@@ -58,8 +62,15 @@ def true_peak_db(audio: np.ndarray, circular: bool = False) -> float:
     return db(float(true_peak_envelope(audio, circular).max())) if len(audio) else float("-inf")
 
 
-def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool = False) -> np.ndarray:
-    """Audio whose true peak stays under ceiling_db, by a smooth gain that dips only around louder peaks.
+def apply_gain(audio: np.ndarray, gain: np.ndarray | float) -> np.ndarray:
+    """Audio times a per-sample gain (or one number), every channel alike."""
+    audio = np.asarray(audio, np.float64)
+    gain = np.asarray(gain, np.float64)
+    return audio * (gain[:, None] if audio.ndim == 2 and gain.ndim == 1 else gain)
+
+
+def limiter_gain(audio: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool = False) -> np.ndarray:
+    """Per-sample gain that keeps the true peak under ceiling_db, dipping smoothly only around louder peaks.
 
     The gain a sample needs is the minimum over +-LIMITER_SECONDS around it, then averaged
     twice over half that span: the resulting triangle-smoothed gain is never above what any
@@ -67,35 +78,50 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool
     changes gradually, so the limiter adds no clicks. Offline and zero-phase: it looks ahead
     as far as it looks back. A loop's gain wraps around its ends like the music does.
     """
-    audio = np.asarray(audio, np.float64)
     ceiling = 10 ** (ceiling_db / 20)
     envelope = true_peak_envelope(audio, circular)
     needed = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     if needed.min() >= 1.0:
-        return audio
+        return np.ones(len(needed))
     quarter = max(1, int(LIMITER_SECONDS * sample_rate) // 2)
     mode = "wrap" if circular else "nearest"
     gain = minimum_filter1d(needed, size=4 * quarter + 1, mode=mode)
     for _ in range(2):  # odd, centred windows: together they reach exactly as far as the minimum did
         gain = uniform_filter1d(gain, size=2 * quarter + 1, mode=mode)
-    return audio * gain
+    return gain
+
+
+def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool = False) -> np.ndarray:
+    """Audio whose true peak stays under ceiling_db (see limiter_gain)."""
+    return apply_gain(audio, limiter_gain(audio, sample_rate, ceiling_db, circular))
+
+
+def mastering_gain(audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_db: float,
+                   circular: bool = False) -> np.ndarray:
+    """Per-sample gain that brings audio to target_lufs (within 0.1 LU) with its true peak under ceiling_db.
+
+    Gain to the target, limit, measure again, repeat: the limiter takes a little loudness
+    back each time. Silence stays silence (gain 1). A gain rather than the audio, so that the
+    stems of a piece can be given exactly the gain their mix was given.
+    """
+    original = np.asarray(audio, np.float64)
+    gain = np.ones(len(original))
+    audio = original
+    loudness = integrated_loudness(audio, sample_rate)
+    for _ in range(MASTER_ROUNDS):
+        if not np.isfinite(loudness):
+            break
+        gain_db = float(np.clip(target_lufs - loudness, MIN_GAIN_DB, -MIN_GAIN_DB))
+        gain = gain * 10 ** (gain_db / 20)
+        gain = gain * limiter_gain(apply_gain(original, gain), sample_rate, ceiling_db, circular)
+        audio = apply_gain(original, gain)
+        loudness = integrated_loudness(audio, sample_rate)
+        if abs(loudness - target_lufs) < 0.1:
+            break
+    return gain
 
 
 def master(audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_db: float,
            circular: bool = False) -> np.ndarray:
-    """Audio at target_lufs integrated loudness (within 0.1 LU) with its true peak under ceiling_db.
-
-    Gain to the target, limit, measure again, repeat: the limiter takes a little loudness
-    back each time. Silence stays silence.
-    """
-    audio = np.asarray(audio, np.float64)
-    loudness = integrated_loudness(audio, sample_rate)
-    for _ in range(MASTER_ROUNDS):
-        if not np.isfinite(loudness):
-            return audio
-        gain_db = float(np.clip(target_lufs - loudness, MIN_GAIN_DB, -MIN_GAIN_DB))
-        audio = limit(audio * 10 ** (gain_db / 20), sample_rate, ceiling_db, circular)
-        loudness = integrated_loudness(audio, sample_rate)
-        if abs(loudness - target_lufs) < 0.1:
-            break
-    return audio
+    """Audio at target_lufs integrated loudness (within 0.1 LU) with its true peak under ceiling_db."""
+    return apply_gain(audio, mastering_gain(audio, sample_rate, target_lufs, ceiling_db, circular))

@@ -127,3 +127,47 @@ def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: 
     windows = np.concatenate([generate_rolls(generator, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
     windows = windows.reshape(count, len(starts), N_PITCHES, -1)
     return np.stack([join_windows(w, starts, total_steps, loop) for w in windows])
+
+
+def splice(roll: np.ndarray, into: np.ndarray, at_end: bool) -> np.ndarray:
+    """`roll` cross-faded over its last (at_end) or first OVERLAP_STEPS columns into `into`'s columns there.
+
+    At the join `roll` has become exactly `into`'s own column: an intro that ends in the loop's
+    last columns leads into the loop as the loop leads into itself, and an outro that begins with
+    the loop's first columns follows the loop as its next round would.
+    """
+    roll = np.asarray(roll, np.float64).copy()
+    width = min(OVERLAP_STEPS, roll.shape[1], into.shape[1])
+    ramp = np.arange(1, width + 1) / width  # reaches 1 at the join
+    if at_end:
+        roll[:, -width:] = (1 - ramp) * roll[:, -width:] + ramp * into[:, -width:]
+    else:
+        roll[:, :width] = (1 - ramp[::-1]) * roll[:, :width] + ramp[::-1] * into[:, :width]
+    return np.clip(np.rint(roll), 0, 255).astype(np.uint8)
+
+
+def generate_ends(generator: keras.Model, seed: int, loops: np.ndarray, intro_steps: int,
+                  outro_steps: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(intros, outros) for the loops that generate_pieces(generator, seed, len(loops), ..., loop=True) made.
+
+    Each intro's latent path runs from a fresh anchor towards its loop's first anchor, and each
+    outro's from there towards another fresh anchor, so they share the loop's register and
+    texture; they are then spliced into the loop's last and first columns (see splice).
+    """
+    count, dim = len(loops), generator.input_shape[-1]
+    per_piece = anchor_count(len(window_starts(loops.shape[2], True)), True)
+    firsts = latents(seed, count * per_piece, dim).reshape(count, per_piece, -1)[:, 0]
+    fresh = latents([seed, 8], 2 * count, dim).reshape(count, 2, -1)
+
+    def along(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+        starts = window_starts(steps, False)
+        path = np.stack([slerp(a, b, (i + 1) / (len(starts) + 1)) for i in range(len(starts))])
+        return join_windows(generate_rolls(generator, path), starts, steps, False)
+
+    intros, outros = [], []
+    for loop, first, (before, after) in zip(loops, firsts, fresh, strict=True):
+        empty = np.zeros((N_PITCHES, 0), np.uint8)
+        intros.append(splice(along(before, first, intro_steps), loop, at_end=True)
+                      if intro_steps else empty)
+        outros.append(splice(along(first, after, outro_steps), loop, at_end=False) if outro_steps else empty)
+    return intros, outros

@@ -1,8 +1,11 @@
 """The sample stage: generator -> pieces of any length -> MIDI, game-ready audio and pictures.
 
-Per piece: song.mid, song.wav|ogg|flac (mastered to a loudness target, true peak at
-most -1 dBTP), song.png (the whole piece), and with --loop song.loop.json (loop
-points in samples and seconds). --count N adds song_1.*, ... and song_contact.png.
+Per piece: song.mid, song.wav|ogg|flac (stereo unless --channels 1, mastered to a loudness
+target, true peak at most -1 dBTP), song.png (the whole piece), and with --loop
+song.loop.json (loop points in samples and seconds; the audio file carries them too).
+With --intro/--outro: song_intro, song_loop, song_outro beside the whole. With --stems:
+song_bass, song_harmony, song_melody (MIDI and audio). --count N adds song_1.*, ... and
+song_contact.png.
 """
 
 from __future__ import annotations
@@ -13,17 +16,29 @@ from pathlib import Path
 import numpy as np
 
 from img2midi import notes_to_midi, write_midi_atomic
-from img2midi.audio import FORMATS, fit_length, loop_samples, seamless_loop, synthesize, write_loop_sidecar, write_track
+from img2midi.audio import (
+    FORMATS,
+    fit_length,
+    loop_samples,
+    loop_seam,
+    render_loop,
+    synthesize,
+    write_loop_sidecar,
+    write_track,
+)
 from img2midi.core import decode_piece, rotate_loop_notes
 from img2midi.figures import Piece, write_contact_sheet, write_piece_figure
 from img2midi.mood import MOODS, Mood, arrange
+from img2midi.parts import hold_final_chord, split_voices
 from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
 from model.checkpoint import draws_velocities, load_generator
-from model.longform import generate_pieces
+from model.longform import generate_ends, generate_pieces
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
+OUTRO_RING_SECONDS = 2.5  # an outro's held chord rings this long past its last step
 DEFAULT_BPM = 120.0
 MIDI_SUFFIXES = (".mid", ".midi")
+PARTS = ("intro", "loop", "outro")
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,11 @@ class PiecePaths:
     audio: Path | None
     figure: Path
     sidecar: Path
+
+    def beside(self, name: str) -> PiecePaths:
+        """song_<name>.*: a part or a stem of the piece."""
+        named = lambda path: path.with_name(f"{path.stem}_{name}{path.suffix}")  # noqa: E731
+        return PiecePaths(named(self.midi), self.audio and named(self.audio), self.figure, self.sidecar)
 
 
 def piece_paths(out: Path, index: int, audio_format: str | None) -> PiecePaths:
@@ -68,55 +88,116 @@ def piece_steps(duration: float | None, loop: bool, seconds_per_step: float) -> 
     return max(1, round((duration - (0 if loop else TAIL_SECONDS)) / seconds_per_step))
 
 
+def one_round(notes: np.ndarray, intro: int, loop: int) -> np.ndarray:
+    """The notes of intro, loop, loop, outro as the piece plays through once: intro, loop, outro."""
+    notes = np.asarray(notes, np.int64).reshape(-1, 4)
+    outro = notes[notes[:, 1] >= intro + 2 * loop].copy()
+    outro[:, 1:3] -= loop
+    return np.concatenate([notes[notes[:, 1] < intro + loop], outro])
+
+
 def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold: int | None = None,
            bpm: float | None = None, soundfont: Path | None = None, audio: bool = True,
            audio_format: str | None = None, duration: float | None = None, loop: bool = False,
-           sample_rate: int = 44100, lufs: float = -16.0, transpose: int = 0, mood: str | None = None) -> list[Path]:
+           sample_rate: int = 44100, lufs: float = -16.0, transpose: int = 0, mood: str | None = None,
+           channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False) -> list[Path]:
     """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
 
-    Option ranges are checked where the command line is parsed (pipeline.py); `--out` and `--format`
-    are checked here, first, as they decide what is written.
+    A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
+    ends with the outro when the game lets it; the three parts are written beside it as well.
+    Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
+    and the options that need --loop are checked here, first, as they decide what is written.
     """
     out = Path(out)
     audio_format = audio_format_for(out, audio_format, audio)
+    if (intro or outro) and not loop:
+        raise SystemExit("sample: --intro and --outro frame a loop; add --loop")
     preset: Mood | None = MOODS[mood] if mood else None
     bpm = bpm or (preset.bpm if preset else DEFAULT_BPM)
     threshold = threshold if threshold is not None else (preset.threshold if preset else None)
     seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
     n_steps = piece_steps(duration, loop, seconds_per_step)
-    seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
+    intro_steps, outro_steps = round(intro / seconds_per_step), round(outro / seconds_per_step)
+    framed = bool(intro_steps or outro_steps)
+    total_steps = intro_steps + n_steps + outro_steps  # of the MIDI
+    if framed:
+        seconds = total_steps * seconds_per_step + OUTRO_RING_SECONDS
+    else:
+        seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
 
     generator = load_generator(model_path)
     velocities = draws_velocities(generator)
     rolls = generate_pieces(generator, seed, count, n_steps, loop)
+
+    def notes_of(roll: np.ndarray, ring: bool) -> np.ndarray:
+        return arrange(decode_piece(roll, threshold, ring, velocities), roll, preset, transpose, ring)
+
+    if loop:  # each loop starts where it sounds steadiest
+        rings = [notes_of(roll, True) for roll in rolls]
+        seams = [loop_seam(ring, bpm, n_steps) for ring in rings]
+        rings = [rotate_loop_notes(ring, seam, n_steps) for ring, seam in zip(rings, seams, strict=True)]
+        rolls = np.stack([np.roll(roll, -seam, axis=1) for roll, seam in zip(rolls, seams, strict=True)])
+    if framed:
+        intros, outros = generate_ends(generator, seed, rolls, intro_steps, outro_steps)
+    at = loop_samples(intro_steps + 2 * n_steps + outro_steps, seconds_per_step, sample_rate)  # step -> sample
+    cuts = (int(at[intro_steps]), int(at[intro_steps + n_steps]), int(at[intro_steps + 2 * n_steps]))
+    # The loop region in the audio file, in samples: after the intro, as long as the loop's second round.
+    region = (cuts[0], cuts[2] - cuts[1]) if framed else (0, cuts[1]) if loop else None
+
+    def render(notes: np.ndarray) -> np.ndarray:
+        """(samples, channels) audio of the piece's played notes, every voice to the same length."""
+        if framed:
+            track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT), soundfont, sample_rate, channels)
+            track = fit_length(track, int(at[-1]) + round(OUTRO_RING_SECONDS * sample_rate), sample_rate)
+            return np.concatenate([track[:cuts[0]], track[cuts[1]:]])
+        if loop:
+            return render_loop(notes, bpm, n_steps, soundfont, sample_rate, channels)
+        track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT), soundfont, sample_rate, channels)
+        return fit_length(track, round(seconds * sample_rate), sample_rate)
+
     out.parent.mkdir(parents=True, exist_ok=True)
     pieces, written = [], []
     for index, roll in enumerate(rolls):
         paths = piece_paths(out, index, audio_format)
-        notes = arrange(decode_piece(roll, threshold, loop, velocities), roll, preset, transpose, loop)
+        if framed:  # decoded as intro, loop, loop, outro: every join is the loop's own seam
+            whole = np.concatenate([intros[index], roll, roll, outros[index]], axis=1)
+            played = hold_final_chord(notes_of(whole, False), whole.shape[1])
+            notes = one_round(played, intro_steps, n_steps)
+        else:
+            played = notes = rings[index] if loop else notes_of(roll, False)
         report = ""
-        track = None
-        if loop:
-            track, seam = seamless_loop(notes, bpm, n_steps, soundfont, sample_rate if audio_format else None)
-            notes = rotate_loop_notes(notes, seam, n_steps)
-        elif audio_format:
-            track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT), soundfont, sample_rate)
-            track = fit_length(track, round(seconds * sample_rate), sample_rate)
         if audio_format:
-            measured = write_track(track, paths.audio, sample_rate, audio_format, lufs, loop)
+            # With stems, the mix is their sum: rendered whole, a key struck in two voices at once
+            # would sound once, and layered stems would not add up to it.
+            voices = {voice: render(voice_notes) for voice, voice_notes in split_voices(played).items()} \
+                if stems else {}
+            track = sum(voices.values()) if stems else render(played)
+            measured, gain = write_track(track, paths.audio, sample_rate, audio_format, lufs, region)
             report = (f"; {measured.lufs:.1f} LUFS, true peak {measured.true_peak_db:.1f} dBTP"
                       if np.isfinite(measured.lufs) else "; silent")
+            if framed:
+                bounds = (0, cuts[0], cuts[0] + cuts[2] - cuts[1], len(track))
+                for part, begin, end in zip(PARTS, bounds, bounds[1:], strict=False):
+                    write_track(track[begin:end], paths.beside(part).audio, sample_rate, audio_format, lufs,
+                                (0, end - begin) if part == "loop" else None, gain[begin:end])
+            for voice, voice_track in voices.items():
+                write_track(voice_track, paths.beside(voice).audio, sample_rate, audio_format, lufs, region, gain)
         write_midi_atomic(notes_to_midi(notes, bpm, STEPS_PER_BEAT), paths.midi)
+        if stems:
+            for voice, voice_notes in split_voices(notes).items():
+                write_midi_atomic(notes_to_midi(voice_notes, bpm, STEPS_PER_BEAT), paths.beside(voice).midi)
+        loop_steps = (intro_steps, intro_steps + n_steps) if loop else None
         if loop:
-            length = int(loop_samples(n_steps, seconds_per_step, sample_rate)[-1])
-            write_loop_sidecar(paths.sidecar, paths.audio, paths.midi, sample_rate, length, bpm,
-                               n_steps / STEPS_PER_BEAT)
+            write_loop_sidecar(paths.sidecar, paths.audio, paths.midi, sample_rate, region, bpm,
+                               (intro_steps / STEPS_PER_BEAT, n_steps / STEPS_PER_BEAT))
         else:  # an earlier --loop run's loop points would be wrong for the files just written
             paths.sidecar.unlink(missing_ok=True)
         character = f"{mood}, {preset.key}, " if preset else ""
-        title = (f"{(paths.audio or paths.midi).name}: {seconds:.1f} s{' loop' if loop else ''}, "
-                 f"{len(notes)} notes, {character}{bpm:g} bpm")
-        piece = Piece(title, notes, n_steps, seconds_per_step, loop, seconds)
+        shape = (f"{intro_steps * seconds_per_step:.1f} s intro, {n_steps * seconds_per_step:.1f} s loop, "
+                 f"{outro_steps * seconds_per_step:.1f} s outro and {OUTRO_RING_SECONDS:g} s ring" if framed
+                 else f"{seconds:.1f} s{' loop' if loop else ''}")
+        title = f"{(paths.audio or paths.midi).name}: {shape}, {len(notes)} notes, {character}{bpm:g} bpm"
+        piece = Piece(title, notes, total_steps, seconds_per_step, loop_steps, seconds)
         write_piece_figure(piece, paths.figure)
         pieces.append(piece)
         print(f"sample: {paths.audio or paths.midi}: {title.split(': ', 1)[1]}{report}", flush=True)

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs the fluidsynth shared library (used to render WAV) where it is missing.
+# Installs what rendering audio needs where it is missing: the fluidsynth shared library and the
+# FluidR3 GM soundfont (Debian's fluid-soundfont-gm, 141 MB, MIT licence). Without the soundfont,
+# audio is rendered with pretty_midi's small TimGM6mb bank and `sample` says so.
 set -e
 if [ "$(uname)" = "Darwin" ]; then
     if ! brew list fluid-synth >/dev/null 2>&1; then
@@ -8,15 +10,24 @@ if [ "$(uname)" = "Darwin" ]; then
     fi
     exit 0
 fi
-if ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so'; then
+packages=""
+if ! ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so'; then
+    packages="libfluidsynth3"
+fi
+if [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] && [ ! -f /usr/share/soundfonts/FluidR3_GM.sf2 ]; then
+    packages="$packages fluid-soundfont-gm"
+fi
+if [ -z "$packages" ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "pianola: libfluidsynth is missing and apt-get is not available; install fluidsynth with your package manager" >&2
-    exit 1
+    echo "pianola: missing $packages and apt-get is not available; install fluidsynth (and a FluidR3 GM soundfont) with your package manager" >&2
+    case "$packages" in *libfluidsynth3*) exit 1 ;; esac
+    exit 0
 fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-echo "installing libfluidsynth3 with apt-get"
+echo "installing $(echo $packages) with apt-get"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libfluidsynth3 >/dev/null
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $packages >/dev/null

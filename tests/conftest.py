@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -64,3 +65,25 @@ def maestro() -> Path:
     if not (MAESTRO / "maestro-v2.0.0.csv").is_file():
         pytest.skip(f"MAESTRO v2.0.0 not found at {MAESTRO} (expected ../shared/data/maestro-v2.0.0)")
     return MAESTRO
+
+
+def riff_chunks(path: Path) -> dict[bytes, bytes]:
+    """A WAV file's chunks by id, read by hand from the RIFF layout (independent of img2midi.audio)."""
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert struct.unpack("<I", data[4:8])[0] == len(data) - 8  # the RIFF size covers every chunk
+    chunks, at = {}, 12
+    while at + 8 <= len(data):
+        name, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        chunks[name] = data[at + 8:at + 8 + size]
+        at += 8 + size + size % 2
+    return chunks
+
+
+def wav_loop(path: Path) -> tuple[int, int]:
+    """(start, end) samples of the first loop of a WAV's `smpl` chunk."""
+    smpl = riff_chunks(path)[b"smpl"]
+    assert struct.unpack("<I", smpl[28:32])[0] == 1  # one loop
+    _, kind, start, end, _, plays = struct.unpack("<6I", smpl[36:60])
+    assert kind == 0 and plays == 0  # forward, endless
+    return start, end

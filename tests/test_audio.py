@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import wav_loop
 from mutagen.flac import FLAC
 from mutagen.oggvorbis import OggVorbis
 
-from img2midi.audio import FORMATS, fit_length, fold_loop, write_track
+from img2midi.audio import BUNDLED_SOUNDFONT, FORMATS, fit_length, fold_loop, synthesize, write_track
+from img2midi.core import notes_to_midi
 from img2midi.loudness import integrated_loudness, limit, master, true_peak_db
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,15 +53,52 @@ def test_limiter_keeps_true_peak_under_the_ceiling_and_master_hits_the_loudness(
         assert true_peak_db(mastered, circular) <= -1.5 + 0.05
 
 
+def stereo_piano_like(seconds: float) -> np.ndarray:
+    return np.stack([piano_like(seconds, seed=0), 0.7 * piano_like(seconds, seed=1)], axis=1)
+
+
 @pytest.mark.parametrize("audio_format", list(FORMATS))
-def test_written_tracks_decode_at_the_loudness_with_loop_points(tmp_path, audio_format):
+@pytest.mark.parametrize("region", [(0, 6 * RATE), (RATE, 4 * RATE)])
+def test_written_tracks_decode_at_the_loudness_with_loop_points(tmp_path, audio_format, region):
     path = tmp_path / f"loop.{audio_format}"
-    measured = write_track(piano_like(6), path, RATE, audio_format, -16.0, loop=True)
+    measured, gain = write_track(stereo_piano_like(6), path, RATE, audio_format, -16.0, loop=region)
     decoded, rate = soundfile.read(path, dtype="float64")
-    assert rate == RATE and len(decoded) == 6 * RATE
+    assert rate == RATE and decoded.shape == (6 * RATE, 2) and gain.shape == (6 * RATE,)
     assert abs(integrated_loudness(decoded, rate) - -16.0) <= 0.5 and true_peak_db(decoded) <= -1.0
     assert measured.true_peak_db == pytest.approx(true_peak_db(decoded))
-    if audio_format != "wav":
+    start, length = region
+    if audio_format == "wav":
+        assert wav_loop(path) == (start, start + length - 1)
+    else:
         tags = OggVorbis(path) if audio_format == "ogg" else FLAC(path)
-        assert (tags["LOOPSTART"], tags["LOOPLENGTH"]) == (["0"], [str(6 * RATE)])
+        assert (tags["LOOPSTART"], tags["LOOPLENGTH"]) == ([str(start)], [str(length)])
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_a_mix_gain_given_to_its_stems_makes_them_sum_to_the_mix(tmp_path):
+    stems = [stereo_piano_like(4) * weight for weight in (0.5, 0.3, 0.2)]
+    _, gain = write_track(sum(stems), tmp_path / "mix.wav", RATE, "wav", -16.0)
+    for i, stem in enumerate(stems):
+        write_track(stem, tmp_path / f"stem{i}.wav", RATE, "wav", -16.0, gain=gain)
+    mix = soundfile.read(tmp_path / "mix.wav")[0]
+    total = sum(soundfile.read(tmp_path / f"stem{i}.wav")[0] for i in range(3))
+    assert 20 * np.log10(np.sqrt(np.mean((total - mix) ** 2)) / np.sqrt(np.mean(mix ** 2))) < -60
+
+
+def test_the_limiter_gives_both_channels_one_gain():
+    audio = stereo_piano_like(4) * 4
+    limited = limit(audio, RATE, -3.0)
+    assert true_peak_db(limited) <= -3.0 + 0.05
+    ratio = limited / np.where(audio == 0, 1, audio)
+    loud = np.abs(audio).min(axis=1) > 1e-3
+    np.testing.assert_allclose(ratio[loud, 0], ratio[loud, 1], rtol=1e-9)  # the stereo image stays put
+
+
+def test_synthesis_is_stereo_and_its_left_channel_is_pretty_midis_rendering():
+    pm = notes_to_midi(np.array([[60, 0, 8, 90], [64, 4, 12, 70], [67, 4, 16, 100]]), 120)
+    stereo = synthesize(pm, BUNDLED_SOUNDFONT, 22050)
+    mono = synthesize(pm, BUNDLED_SOUNDFONT, 22050, channels=1)
+    reference = pm.fluidsynth(fs=22050, synthesizer=str(BUNDLED_SOUNDFONT), normalize=False)
+    assert stereo.shape == (len(reference), 2) and mono.shape == (len(reference), 1)
+    np.testing.assert_array_equal(stereo[:, 0], reference)  # so a loop's seam, chosen on it, is what it was
+    np.testing.assert_allclose(mono[:, 0], stereo.mean(axis=1))

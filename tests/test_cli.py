@@ -26,7 +26,7 @@ def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
 
 def wav_seconds_and_rms(path: Path) -> tuple[float, float]:
     with wave.open(str(path)) as audio:
-        assert (audio.getnchannels(), audio.getsampwidth()) == (1, 2)
+        assert (audio.getnchannels(), audio.getsampwidth()) == (2, 2)  # stereo, 16-bit
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2") / 32768
         return audio.getnframes() / audio.getframerate(), float(np.sqrt(np.mean(samples ** 2)))
 

@@ -16,6 +16,8 @@ import numpy as np
 import pretty_midi
 import pytest
 import soundfile
+from conftest import wav_loop
+from mutagen.flac import FLAC
 from mutagen.oggvorbis import OggVorbis
 from PIL import Image
 
@@ -28,6 +30,7 @@ from img2midi.mood import (
     PROFILES,
     arrange,
 )
+from img2midi.parts import VOICES
 from midi2img.spec import DEFAULT_VELOCITY, N_PITCHES, pitch_class_histogram, pitch_to_row
 from model.sample import sample
 
@@ -37,10 +40,11 @@ RATE = 44100
 
 def seam_figures(audio: np.ndarray, rate: int) -> tuple[float, float, float]:
     """(jump across the loop seam, 99.9th percentile of all jumps, dB between the RMS of the last and first 100 ms)."""
-    jumps = np.abs(np.diff(audio))
+    audio = audio.reshape(len(audio), -1)
+    jumps = np.abs(np.diff(audio, axis=0)).max(axis=1)
     window = int(0.1 * rate)
     rms_db = lambda part: 10 * np.log10(np.mean(part ** 2) + 1e-20)  # noqa: E731
-    return (abs(audio[0] - audio[-1]), float(np.percentile(jumps, 99.9)),
+    return (float(np.abs(audio[0] - audio[-1]).max()), float(np.percentile(jumps, 99.9)),
             abs(rms_db(audio[-window:]) - rms_db(audio[:window])))
 
 
@@ -137,7 +141,7 @@ def test_count_writes_variations_a_contact_sheet_and_pieces_of_the_asked_length(
     assert [m.name for m in midis] == ["song.mid", "song_1.mid"]
     for stem in ("song", "song_1"):
         audio, rate = soundfile.read(tmp_path / f"{stem}.flac")
-        assert len(audio) == 12 * rate and audio[-1] == 0  # not a loop: rings out and fades to zero
+        assert audio.shape == (12 * rate, 2) and (audio[-1] == 0).all()  # not a loop: rings out, fades to zero
         assert (tmp_path / f"{stem}.png").is_file() and not (tmp_path / f"{stem}.loop.json").exists()
         last_end = max(n.end for n in pretty_midi.PrettyMIDI(str(tmp_path / f"{stem}.mid")).instruments[0].notes)
         assert 10 <= last_end <= 11 + 1e-6  # the roll fills the piece but its last second
@@ -200,3 +204,72 @@ def test_a_generator_that_draws_no_velocities_plays_at_the_default_velocity(tmp_
     written = sample(tmp_path / "song.mid", shipped, audio=False)
     velocities = {n.velocity for n in pretty_midi.PrettyMIDI(str(written[0])).instruments[0].notes}
     assert velocities == {DEFAULT_VELOCITY}
+
+
+def test_a_wav_loop_is_stereo_and_carries_its_loop_in_a_smpl_chunk(tmp_path):
+    """Issue 16's first bar, shorter: Godot, Unreal and samplers read the loop from the WAV itself."""
+    track = tmp_path / "x.wav"
+    sample(track, pipeline.SHIPPED_GENERATOR, seed=1, duration=8, loop=True)
+    audio, rate = soundfile.read(track)
+    assert audio.shape == (8 * rate, 2) and np.corrcoef(audio.T)[0, 1] < 0.999  # two channels, not one twice
+    assert wav_loop(track) == (0, len(audio) - 1)
+    assert json.loads(track.with_name("x.loop.json").read_text())["loop_length_samples"] == len(audio)
+
+
+def test_intro_loop_outro_is_one_file_and_three_parts_that_join_without_a_click(tmp_path):
+    """Issue 16's second bar, shorter and in FLAC (lossless, so that the parts equal the whole exactly)."""
+    track = tmp_path / "y.flac"
+    (midi,) = sample(track, pipeline.SHIPPED_GENERATOR, seed=1, duration=8, loop=True, intro=2, outro=2)
+    whole, rate = soundfile.read(track)
+    tags = FLAC(track)
+    start, length = int(tags["LOOPSTART"][0]), int(tags["LOOPLENGTH"][0])
+    assert (start, length) == (2 * rate, 8 * rate)
+    parts = [soundfile.read(tmp_path / f"y_{part}.flac")[0] for part in ("intro", "loop", "outro")]
+    assert [len(part) for part in parts[:2]] == [start, length] and len(parts[2]) > 2 * rate  # the ending rings
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert [int(x) for x in FLAC(tmp_path / "y_loop.flac")["LOOPLENGTH"]] == [length]
+    jumps = np.abs(np.diff(whole, axis=0)).max(axis=1)
+    usual = np.percentile(jumps, 99.9)
+    for before, after in ((start - 1, start), (start + length - 1, start), (start + length - 1, start + length)):
+        assert np.abs(whole[after] - whole[before]).max() <= usual  # intro->loop, loop->loop, loop->outro
+    notes = pretty_midi.PrettyMIDI(str(midi)).instruments[0].notes
+    last_onset = max(n.start for n in notes)
+    assert max(n.end for n in notes) == pytest.approx(12.0) and last_onset <= 12.0 - 1.0  # a held ending
+    sidecar = json.loads(track.with_name("y.loop.json").read_text())
+    assert (sidecar["loop_start_samples"], sidecar["loop_length_samples"]) == (start, length)
+
+
+def test_stems_sum_to_the_mix_and_share_out_its_notes(tmp_path):
+    """Issue 16's third bar, shorter: bass, harmony and melody, each as long as the mix and at its gain."""
+    track = tmp_path / "s.wav"
+    (midi,) = sample(track, pipeline.SHIPPED_GENERATOR, seed=2, duration=8, loop=True, stems=True)
+    mix, rate = soundfile.read(track)
+    stems = [soundfile.read(tmp_path / f"s_{voice}.wav")[0] for voice in VOICES]
+    assert all(stem.shape == mix.shape for stem in stems)
+    assert all(np.sqrt(np.mean(stem ** 2)) > 1e-3 for stem in stems)  # none silent
+    residual = np.sqrt(np.mean((sum(stems) - mix) ** 2)) / np.sqrt(np.mean(mix ** 2))
+    assert 20 * np.log10(residual) < -40
+    assert all(wav_loop(tmp_path / f"s_{voice}.wav") == (0, len(mix) - 1) for voice in VOICES)
+
+    def notes(path: Path) -> list[tuple]:
+        return [(n.pitch, n.start, n.end, n.velocity) for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
+
+    shared = sum((notes(tmp_path / f"s_{voice}.mid") for voice in VOICES), [])
+    assert sorted(shared) == sorted(notes(midi))
+
+
+def test_the_console_preset_masters_to_minus_23_lufs(tmp_path):
+    track = tmp_path / "c.ogg"
+    pipeline.main(["sample", "--out", str(track), "--duration", "10", "--loudness", "console", "--channels", "1"])
+    audio, rate = soundfile.read(track)
+    assert audio.ndim == 1 and abs(integrated_loudness(audio, rate) - -23) <= 1 and true_peak_db(audio) <= -1
+
+
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["--intro", "4"], "--intro and --outro frame a loop; add --loop"),
+])
+def test_options_that_need_a_loop_say_so(tmp_path, argv, reason):
+    with pytest.raises(SystemExit) as error:
+        pipeline.main(["sample", "--out", str(tmp_path / "x.ogg"), *argv])
+    assert str(error.value) == f"sample: {reason}"
+    assert list(tmp_path.iterdir()) == []
