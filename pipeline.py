@@ -20,6 +20,10 @@ from midi2img.spec import STEPS_PER_BEAT
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is no use to a user
 
 SHIPPED_GENERATOR = Path(__file__).resolve().parent / "pretrained" / "generator.keras"
+# Integrated loudness by where the game plays (true peak at most -1 dBTP in all): Sony's ASWG-R001
+# asks -23 LUFS (+-2 LU) of home-console titles; -16 LUFS, the loud end of AES TD1004's -16 to -20
+# for streamed audio, carries over phone and laptop speakers (mobile, web).
+LOUDNESS_PRESETS = {"console": -23.0, "mobile": -16.0, "web": -16.0}
 
 
 def _positive_int(text: str) -> int:
@@ -112,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept on disk (default: 3)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    p.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                   help="start a new run from this checkpoint folder's weights (runs/x/checkpoints/step_N), "
+                        "for a run whose discriminator gains a view (--set beat_view=true)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="any other TrainConfig setting (model/config.py), e.g. --set input_noise=0; repeatable")
 
@@ -154,8 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="audio format (default: --out's suffix; wav when --out is .mid)")
     p.add_argument("--sample-rate", type=_within(8000, 96000, " Hz", int), default=44100,  # what fluidsynth renders
                    help="audio sample rate in Hz, 8000 to 96000 (default: %(default)s)")
-    p.add_argument("--lufs", type=_within(-36, -10), default=-16.0,  # -16 games and podcasts, -14 streaming, -23 TV
-                   help="integrated loudness target, -36 to -10; true peak at most -1 dBTP (default: %(default)s)")
+    p.add_argument("--intro", type=_within(0, 120, " s"), default=0.0,
+                   help="with --loop: seconds of music that lead into the loop, played once (LOOPSTART after it)")
+    p.add_argument("--outro", type=_within(0, 120, " s"), default=0.0,
+                   help="with --loop: seconds of music that follow the loop and end on a held chord")
+    p.add_argument("--stems", action="store_true",
+                   help="also write the bass, harmony and melody voices apart (song_bass.*, ...), each as long "
+                        "as the mix and given its gain, so that they sum to it")
+    p.add_argument("--channels", type=int, choices=(1, 2), default=2, help="2 for stereo (default), 1 for mono")
+    loudness = p.add_mutually_exclusive_group()
+    loudness.add_argument("--lufs", type=_within(-36, -10), default=None,
+                          help="integrated loudness target, -36 to -10; true peak at most -1 dBTP (default: -16)")
+    loudness.add_argument("--loudness", choices=tuple(LOUDNESS_PRESETS), default=None,
+                          help="a platform's loudness: " + ", ".join(f"{name} {lufs:g} LUFS" for name, lufs
+                                                                     in LOUDNESS_PRESETS.items()))
     p.add_argument("--soundfont", type=Path, default=None,
                    help="SF2 to render with (default: pretty_midi's TimGM6mb.sf2)")
     p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")
@@ -218,7 +237,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "sample":
         from model.sample import sample
 
-        sample(model_path=args.model, **{k: v for k, v in vars(args).items() if k not in ("command", "model")})
+        options = {k: v for k, v in vars(args).items() if k not in ("command", "model", "lufs", "loudness")}
+        sample(model_path=args.model, lufs=LOUDNESS_PRESETS[args.loudness or "mobile"] if args.lufs is None
+               else args.lufs, **options)
         return 0
     raise AssertionError(args.command)
 

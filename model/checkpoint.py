@@ -161,6 +161,49 @@ def restore(path: Path, models: dcgan.Models) -> tuple[int, dict]:
         return int(saved["step"]), json.loads(str(saved["loop_state"]))
 
 
+def warm_start(path: Path, models: dcgan.Models) -> None:
+    """Start new models from checkpoint `path` of a run whose settings differ in D's views only.
+
+    The generator and its average are taken as they are. D's layers are taken by name, and the
+    verdict's weights on inputs the old D did not have (a view added since) start at zero, so
+    that the new D first judges exactly as the old one did and learns to use the new view.
+    Optimizer state starts afresh. The old run's settings are read from `config.json` in the run
+    folder that holds `path` (`RUN/checkpoints/step_N` or a copy at `RUN/resume/step_N`).
+    """
+    from model.config import TrainConfig
+
+    path = Path(path)
+    verify(path)
+    settings = path.parent.parent / "config.json"
+    if not settings.is_file():
+        raise SystemExit(f"train: --init-from {path}: no {settings} beside it to say how it was built")
+    source = dcgan.build_dcgan(TrainConfig.load(settings))
+    restore(path, source)
+    for target, origin in ((models.generator, source.generator), (models.average, source.average)):
+        shapes = [w.shape for w in target.get_weights()], [w.shape for w in origin.get_weights()]
+        if shapes[0] != shapes[1]:
+            raise SystemExit(f"train: --init-from {path}: its generator is built differently; "
+                             "only the discriminator's views may change")
+        target.set_weights(origin.get_weights())
+    old_layers = {layer.name: layer for layer in source.discriminator.layers}
+    for layer in models.discriminator.layers:
+        old = old_layers.get(layer.name)
+        if old is None or not layer.weights:
+            continue
+        weights = []
+        for new_value, old_value in zip(layer.get_weights(), old.get_weights(), strict=True):
+            if new_value.shape == old_value.shape:
+                weights.append(old_value)
+            elif layer.name.startswith(dcgan.VERDICT) and new_value.shape[0] > old_value.shape[0]:
+                grown = np.zeros_like(new_value)
+                grown[:old_value.shape[0]] = old_value
+                weights.append(grown)
+            else:
+                raise SystemExit(f"train: --init-from {path}: D's layer {layer.name} has shape "
+                                 f"{old_value.shape} there and {new_value.shape} here")
+        layer.set_weights(weights)
+
+
 def load_generator(path: Path, stage: str = "sample") -> keras.Model:
     """A generator from a .keras file or a run folder (its newest checkpoint), with a clear error otherwise."""
     path = Path(path)

@@ -224,8 +224,11 @@ def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
-          validation_images: Path | None = None, **overrides: object) -> Path:
+          validation_images: Path | None = None, init_from: Path | None = None, **overrides: object) -> Path:
     """Train until a stop rule fires; returns the newest checkpoint folder.
+
+    `init_from`, a checkpoint of a run that differs in D's views only, gives a new run its first
+    weights (see checkpoint.warm_start); a run resumed from its own checkpoint ignores it.
 
     `validation_images` (default: a `validation` folder beside `images`, if there is one)
     scores each checkpoint; without it no best checkpoint is kept.
@@ -246,6 +249,9 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     models = build_dcgan(config)
     run = RunFolder(run_dir, config, models, score)
     step, balance = run.resume() if resume else (0, Balance())
+    if init_from is not None and step == 0:
+        checkpoint.warm_start(init_from, models)
+        print(f"train: new run, starting from the weights of {init_from}")
     run.start(step)
     gan = GanStep(models, config)
     state = gan.state()

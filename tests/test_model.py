@@ -25,7 +25,7 @@ from midi2img.spec import (
 from model import checkpoint
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
-from model.dcgan import MusicAugment, RollSummary, SnapToLevels, build_dcgan, mode_seeking_loss
+from model.dcgan import BeatView, MusicAugment, RollSummary, SnapToLevels, build_dcgan, mode_seeking_loss
 from model.generate import generate_rolls
 from model.step import GanStep
 from model.train import Balance, train
@@ -313,6 +313,42 @@ def test_the_summary_view_trains_with_the_discriminator():
     before = keras.ops.convert_to_numpy(kernel)
     one_step(models, TINY)
     assert not np.array_equal(before, keras.ops.convert_to_numpy(kernel))
+
+
+def test_the_beat_view_reads_harmony_register_and_loudness_beat_by_beat():
+    rolls = -np.ones((1, *IMAGE_SHAPE, 1), np.float32)
+    row = pitch_to_row(64)
+    rolls[0, row, 8:12, 0] = 1.0  # E4 struck at the loudest in beat 2, held through it
+    rolls[0, row, 9:12, 0] = SnapToLevels.SUSTAIN
+    view = keras.ops.convert_to_numpy(BeatView()(rolls))
+    assert view.shape == (1, 75, 12 + 18 + 18)
+    assert np.abs(view[0, np.arange(75) != 2]).max() < 1e-6  # nothing outside beat 2
+    classes, bands, onsets = view[0, 2, :12], view[0, 2, 12:30], view[0, 2, 30:]
+    assert np.argmax(classes) == 4 and classes[4] == pytest.approx(1.0)  # one key sounding, all 4 steps
+    assert np.argmax(bands) == (64 - 21) // 6 and np.argmax(onsets) == (64 - 21) // 6
+    assert bands.max() == pytest.approx(1.0) and onsets.max() == pytest.approx(0.25)  # struck in 1 of 4 steps
+
+
+def test_a_warm_start_keeps_the_generator_and_the_critics_verdict_when_d_gains_a_view(tmp_path):
+    """A run that adds the beat view to a trained D starts where that D was: the new view weighs nothing yet."""
+    run = tmp_path / "old"
+    images = write_rolls(tmp_path / "train", 16)
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
+    saved = checkpoint.list_checkpoints(run / "checkpoints")[-1]
+    old = build_dcgan(TrainConfig.load(run / "config.json"))
+    checkpoint.restore(saved, old)
+    new = build_dcgan(TrainConfig.load(run / "config.json").replace(beat_view=True))
+    checkpoint.warm_start(saved, new)
+    z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
+    rolls = keras.ops.convert_to_numpy(old.average(z))
+    np.testing.assert_array_equal(rolls, keras.ops.convert_to_numpy(new.average(z)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(new.discriminator(rolls)),
+                               keras.ops.convert_to_numpy(old.discriminator(rolls)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(SystemExit, match="generator is built differently"):
+        checkpoint.warm_start(saved, build_dcgan(TINY.replace(latent_dim=3)))
+    train(images, tmp_path / "new", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
+          init_from=saved, beat_view=True)  # the command line's --init-from
+    assert TrainConfig.load(tmp_path / "new" / "config.json").beat_view and logged_steps(tmp_path / "new") == [2]
 
 
 def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
