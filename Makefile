@@ -1,13 +1,13 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
-# Both create .venv, install the pinned requirements and the system fluidsynth
-# library where missing, then run.
+# Both create .venv, install the pinned requirements, the system fluidsynth library
+# and the FluidR3 GM soundfont where missing (`make test` also Chromium), then run.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps demo test lint clean
+.PHONY: setup system-deps browser-deps demo studio test lint clean
 
 setup: system-deps $(STAMP)
 
@@ -21,10 +21,16 @@ $(STAMP): requirements.txt
 system-deps:
 	@sh scripts/install-system-deps.sh
 
+browser-deps:
+	@sh scripts/install-system-deps.sh --browser
+
 demo: setup
 	$(BIN)/python pipeline.py sample --out demo/song.mid
 
-test: setup
+studio: setup
+	$(BIN)/python pipeline.py studio
+
+test: setup browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -32,4 +38,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo studio .pytest_cache .ruff_cache

@@ -16,14 +16,11 @@ import sys
 from pathlib import Path
 
 from midi2img.spec import STEPS_PER_BEAT
+from model.options import DEFAULT_LUFS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is no use to a user
 
 SHIPPED_GENERATOR = Path(__file__).resolve().parent / "pretrained" / "generator.keras"
-# Integrated loudness by where the game plays (true peak at most -1 dBTP in all): Sony's ASWG-R001
-# asks -23 LUFS (+-2 LU) of home-console titles; -16 LUFS, the loud end of AES TD1004's -16 to -20
-# for streamed audio, carries over phone and laptop speakers (mobile, web).
-LOUDNESS_PRESETS = {"console": -23.0, "mobile": -16.0, "web": -16.0}
 
 
 def _positive_int(text: str) -> int:
@@ -47,13 +44,15 @@ def _level(text: str) -> int:
     return value
 
 
-def _within(low: float, high: float, unit: str = "", kind: type = float):
-    """An argument type: a number from low to high (both included), else one line saying the range."""
+def _within(name: str):
+    """An argument type: a number within RANGES[name], else one line saying the range."""
+    kind = RANGES[name].kind
 
     def parse(text: str) -> float:
         value = kind(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value:g}{unit} is out of range; use {low:g} to {high:g}{unit}")
+        reason = out_of_range(name, value)
+        if reason:
+            raise argparse.ArgumentTypeError(reason)
         return value
 
     return parse
@@ -145,32 +144,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=_positive_int, default=1,
                    help="number of variations (song, song_1, ...) and, above 1, a contact sheet song_contact.png")
     p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
-    p.add_argument("--duration", type=_within(4, 1200, " s"), default=None,  # 20 minutes take 2 minutes and 4.5 GB
+    p.add_argument("--duration", type=_within("duration"), default=None,
                    help="length in seconds, 4 to 1200 (default: one generated image, plus 1 s to ring out)")
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
-    p.add_argument("--mood", choices=("uplifting", "meditation", "nature", "bittersweet"), default=None,
+    p.add_argument("--mood", choices=MOODS, default=None,
                    help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
-    p.add_argument("--bpm", type=_within(20, 400), default=None,
+    p.add_argument("--bpm", type=_within("bpm"), default=None,
                    help="tempo, 20 to 400 (default: the mood's, else 120)")
-    p.add_argument("--transpose", type=_within(-24, 24, " semitones", int), default=0,
+    p.add_argument("--transpose", type=_within("transpose"), default=0,
                    help="semitones up (negative: down), after the mood; -24 to 24")
     p.add_argument("--threshold", type=_level, default=None,
                    help="pixel level from which a generated pixel sounds (default: the mood's, else the decoder's)")
-    p.add_argument("--format", dest="audio_format", choices=("wav", "ogg", "flac"), default=None,
+    p.add_argument("--format", dest="audio_format", choices=FORMATS, default=None,
                    help="audio format (default: --out's suffix; wav when --out is .mid)")
-    p.add_argument("--sample-rate", type=_within(8000, 96000, " Hz", int), default=44100,  # what fluidsynth renders
+    p.add_argument("--sample-rate", type=_within("sample_rate"), default=44100,
                    help="audio sample rate in Hz, 8000 to 96000 (default: %(default)s)")
-    p.add_argument("--intro", type=_within(0, 120, " s"), default=0.0,
+    p.add_argument("--intro", type=_within("intro"), default=0.0,
                    help="with --loop: seconds of music that lead into the loop, played once (LOOPSTART after it)")
-    p.add_argument("--outro", type=_within(0, 120, " s"), default=0.0,
+    p.add_argument("--outro", type=_within("outro"), default=0.0,
                    help="with --loop: seconds of music that follow the loop and end on a held chord")
     p.add_argument("--stems", action="store_true",
                    help="also write the bass, harmony and melody voices apart (song_bass.*, ...), each as long "
                         "as the mix and given its gain, so that they sum to it")
     p.add_argument("--channels", type=int, choices=(1, 2), default=2, help="2 for stereo (default), 1 for mono")
     loudness = p.add_mutually_exclusive_group()
-    loudness.add_argument("--lufs", type=_within(-36, -10), default=None,
+    loudness.add_argument("--lufs", type=_within("lufs"), default=None,
                           help="integrated loudness target, -36 to -10; true peak at most -1 dBTP (default: -16)")
     loudness.add_argument("--loudness", choices=tuple(LOUDNESS_PRESETS), default=None,
                           help="a platform's loudness: " + ", ".join(f"{name} {lufs:g} LUFS" for name, lufs
@@ -178,12 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soundfont", type=Path, default=None,
                    help="SF2 to render with (default: pretty_midi's TimGM6mb.sf2)")
     p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")
+    p = commands.add_parser("studio", help="a local web page to make, audition and download pieces")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="(default: %(default)s)")
+    p.add_argument("--out-dir", type=Path, default=Path("studio"),
+                   help="where every piece made is kept, with its settings (default: %(default)s)")
+    p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
+                   help="generator .keras file or a run folder (default: the shipped pretrained generator)")
     return parser
 
 
 INTERRUPTED_HINTS = {
     "download": "run the same command again to resume",
     "train": "continue from the last checkpoint with --resume",
+    "studio": "every piece made is kept in its --out-dir",
 }
 
 
@@ -234,12 +241,17 @@ def run(args: argparse.Namespace) -> int:
 
         evaluate(**{k: v for k, v in vars(args).items() if k != "command"})
         return 0
+    if args.command == "studio":
+        from web.app import serve
+
+        serve(args.host, args.port, args.out_dir, args.model)
+        return 0
     if args.command == "sample":
         from model.sample import sample
 
         options = {k: v for k, v in vars(args).items() if k not in ("command", "model", "lufs", "loudness")}
-        sample(model_path=args.model, lufs=LOUDNESS_PRESETS[args.loudness or "mobile"] if args.lufs is None
-               else args.lufs, **options)
+        lufs = args.lufs if args.lufs is not None else LOUDNESS_PRESETS.get(args.loudness, DEFAULT_LUFS)
+        sample(model_path=args.model, lufs=lufs, **options)
         return 0
     raise AssertionError(args.command)
 

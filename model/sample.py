@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from img2midi import notes_to_midi, write_midi_atomic
@@ -33,6 +34,7 @@ from img2midi.parts import hold_final_chord, split_voices
 from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
 from model.checkpoint import draws_velocities, load_generator
 from model.longform import generate_ends, generate_pieces
+from model.options import DEFAULT_LUFS
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 OUTRO_RING_SECONDS = 2.5  # an outro's held chord rings this long past its last step
@@ -99,8 +101,9 @@ def one_round(notes: np.ndarray, intro: int, loop: int) -> np.ndarray:
 def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold: int | None = None,
            bpm: float | None = None, soundfont: Path | None = None, audio: bool = True,
            audio_format: str | None = None, duration: float | None = None, loop: bool = False,
-           sample_rate: int = 44100, lufs: float = -16.0, transpose: int = 0, mood: str | None = None,
-           channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False) -> list[Path]:
+           sample_rate: int = 44100, lufs: float = DEFAULT_LUFS, transpose: int = 0, mood: str | None = None,
+           channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False,
+           generator: keras.Model | None = None) -> list[Path]:
     """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
 
     A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
@@ -125,7 +128,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     else:
         seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
 
-    generator = load_generator(model_path)
+    generator = generator or load_generator(model_path)  # the studio loads it once, for every request
     velocities = draws_velocities(generator)
     rolls = generate_pieces(generator, seed, count, n_steps, loop)
 

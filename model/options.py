@@ -1,0 +1,44 @@
+"""What `sample` accepts, in one place for the command line (pipeline.py) and the studio (studio/app.py).
+
+Kept free of heavy imports: the command line reads it before any stage loads.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MOODS = ("uplifting", "meditation", "nature", "bittersweet")  # img2midi.mood.MOODS' names (a test checks)
+FORMATS = ("wav", "ogg", "flac")  # img2midi.audio.FORMATS' names (a test checks)
+# Integrated loudness by where the game plays (true peak at most -1 dBTP in all): Sony's ASWG-R001
+# asks -23 LUFS (+-2 LU) of home-console titles; -16 LUFS, the loud end of AES TD1004's -16 to -20
+# for streamed audio, carries over phone and laptop speakers (mobile, web).
+LOUDNESS_PRESETS = {"console": -23.0, "mobile": -16.0, "web": -16.0}
+DEFAULT_LUFS = LOUDNESS_PRESETS["mobile"]
+
+
+class Range(NamedTuple):
+    """A number from low to high, both included."""
+
+    low: float
+    high: float
+    unit: str = ""
+    kind: type = float
+
+
+RANGES = {
+    "duration": Range(4, 1200, " s"),  # 20 minutes take 2 minutes and 4.5 GB
+    "bpm": Range(20, 400),
+    "transpose": Range(-24, 24, " semitones", int),
+    "sample_rate": Range(8000, 96000, " Hz", int),  # what fluidsynth renders
+    "lufs": Range(-36, -10),
+    "intro": Range(0, 120, " s"),
+    "outro": Range(0, 120, " s"),
+}
+
+
+def out_of_range(name: str, value: float) -> str | None:
+    """The one line that says why `value` is refused for option `name`, or None when it is within RANGES."""
+    low, high, unit, _ = RANGES[name]
+    if low <= value <= high:
+        return None
+    return f"{value:g}{unit} is out of range; use {low:g} to {high:g}{unit}"
