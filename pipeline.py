@@ -58,6 +58,51 @@ def _within(name: str):
     return parse
 
 
+def _add_piece_options(p: argparse.ArgumentParser) -> None:
+    """The options of every command that writes pieces: sample, continue, morph."""
+    p.add_argument("--out", type=Path, required=True,
+                   help="output path ending in .mid, .wav, .ogg or .flac; the MIDI, the audio, a .png of the piece "
+                        "(and with --loop a .loop.json) are written beside it with the same stem")
+    p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
+                   help="generator .keras file or a run folder (default: the shipped pretrained generator)")
+    p.add_argument("--count", type=_positive_int, default=1,
+                   help="number of variations (song, song_1, ...) and, above 1, a contact sheet song_contact.png")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
+    p.add_argument("--duration", type=_within("duration"), default=None,
+                   help="length in seconds, 4 to 1200 (default: one generated image, plus 1 s to ring out)")
+    p.add_argument("--loop", action="store_true",
+                   help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
+    p.add_argument("--mood", choices=MOODS, default=None,
+                   help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
+    p.add_argument("--bpm", type=_within("bpm"), default=None,
+                   help="tempo, 20 to 400 (default: the primer's first tempo, else the mood's, else 120)")
+    p.add_argument("--transpose", type=_within("transpose"), default=0,
+                   help="semitones up (negative: down), after the mood; -24 to 24")
+    p.add_argument("--threshold", type=_level, default=None,
+                   help="pixel level from which a generated pixel sounds (default: the mood's, else the decoder's)")
+    p.add_argument("--format", dest="audio_format", choices=FORMATS, default=None,
+                   help="audio format (default: --out's suffix; wav when --out is .mid)")
+    p.add_argument("--sample-rate", type=_within("sample_rate"), default=44100,
+                   help="audio sample rate in Hz, 8000 to 96000 (default: %(default)s)")
+    p.add_argument("--intro", type=_within("intro"), default=0.0,
+                   help="with --loop: seconds of music that lead into the loop, played once (LOOPSTART after it)")
+    p.add_argument("--outro", type=_within("outro"), default=0.0,
+                   help="with --loop: seconds of music that follow the loop and end on a held chord")
+    p.add_argument("--stems", action="store_true",
+                   help="also write the bass, harmony and melody voices apart (song_bass.*, ...), each as long "
+                        "as the mix and given its gain, so that they sum to it")
+    p.add_argument("--channels", type=int, choices=(1, 2), default=2, help="2 for stereo (default), 1 for mono")
+    loudness = p.add_mutually_exclusive_group()
+    loudness.add_argument("--lufs", type=_within("lufs"), default=None,
+                          help="integrated loudness target, -36 to -10; true peak at most -1 dBTP (default: -16)")
+    loudness.add_argument("--loudness", choices=tuple(LOUDNESS_PRESETS), default=None,
+                          help="a platform's loudness: " + ", ".join(f"{name} {lufs:g} LUFS" for name, lufs
+                                                                     in LOUDNESS_PRESETS.items()))
+    p.add_argument("--soundfont", type=Path, default=None,
+                   help="SF2 to render with (default: FluidR3 GM where installed, else pretty_midi's TimGM6mb)")
+    p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,47 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="latents and real-roll choice (default: %(default)s)")
 
     p = commands.add_parser("sample", help="generate music: MIDI, game-ready audio (WAV/OGG/FLAC) and a picture")
-    p.add_argument("--out", type=Path, required=True,
-                   help="output path ending in .mid, .wav, .ogg or .flac; the MIDI, the audio, a .png of the piece "
-                        "(and with --loop a .loop.json) are written beside it with the same stem")
-    p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
-                   help="generator .keras file or a run folder (default: the shipped pretrained generator)")
-    p.add_argument("--count", type=_positive_int, default=1,
-                   help="number of variations (song, song_1, ...) and, above 1, a contact sheet song_contact.png")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same MIDI bytes (default: %(default)s)")
-    p.add_argument("--duration", type=_within("duration"), default=None,
-                   help="length in seconds, 4 to 1200 (default: one generated image, plus 1 s to ring out)")
-    p.add_argument("--loop", action="store_true",
-                   help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
-    p.add_argument("--mood", choices=MOODS, default=None,
-                   help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
-    p.add_argument("--bpm", type=_within("bpm"), default=None,
-                   help="tempo, 20 to 400 (default: the mood's, else 120)")
-    p.add_argument("--transpose", type=_within("transpose"), default=0,
-                   help="semitones up (negative: down), after the mood; -24 to 24")
-    p.add_argument("--threshold", type=_level, default=None,
-                   help="pixel level from which a generated pixel sounds (default: the mood's, else the decoder's)")
-    p.add_argument("--format", dest="audio_format", choices=FORMATS, default=None,
-                   help="audio format (default: --out's suffix; wav when --out is .mid)")
-    p.add_argument("--sample-rate", type=_within("sample_rate"), default=44100,
-                   help="audio sample rate in Hz, 8000 to 96000 (default: %(default)s)")
-    p.add_argument("--intro", type=_within("intro"), default=0.0,
-                   help="with --loop: seconds of music that lead into the loop, played once (LOOPSTART after it)")
-    p.add_argument("--outro", type=_within("outro"), default=0.0,
-                   help="with --loop: seconds of music that follow the loop and end on a held chord")
-    p.add_argument("--stems", action="store_true",
-                   help="also write the bass, harmony and melody voices apart (song_bass.*, ...), each as long "
-                        "as the mix and given its gain, so that they sum to it")
-    p.add_argument("--channels", type=int, choices=(1, 2), default=2, help="2 for stereo (default), 1 for mono")
-    loudness = p.add_mutually_exclusive_group()
-    loudness.add_argument("--lufs", type=_within("lufs"), default=None,
-                          help="integrated loudness target, -36 to -10; true peak at most -1 dBTP (default: -16)")
-    loudness.add_argument("--loudness", choices=tuple(LOUDNESS_PRESETS), default=None,
-                          help="a platform's loudness: " + ", ".join(f"{name} {lufs:g} LUFS" for name, lufs
-                                                                     in LOUDNESS_PRESETS.items()))
-    p.add_argument("--soundfont", type=Path, default=None,
-                   help="SF2 to render with (default: pretty_midi's TimGM6mb.sf2)")
-    p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")
+    _add_piece_options(p)
+    p.add_argument("--like", type=Path, default=None, metavar="MIDI",
+                   help="variations of this piano MIDI: latents near its own, in its key and register")
+    p.add_argument("--variation", type=_within("variation"), default=0.3,
+                   help="with --like: how far from it, 0 (its own latent) to 2 (default: %(default)s)")
+
+    p = commands.add_parser("continue", help="carry on from a piano MIDI: its notes, then generated music")
+    _add_piece_options(p)
+    p.add_argument("--primer", type=Path, required=True, help="the piano MIDI the piece starts with")
+    p.add_argument("--primer-seconds", type=_within("primer_seconds"), default=30.0,
+                   help="how much of the primer the piece keeps as written (default: %(default)s s)")
+
+    p = commands.add_parser("morph", help="a piece that starts like one piano MIDI and arrives at another")
+    p.add_argument("first", type=Path, help="the MIDI the piece starts like")
+    p.add_argument("last", type=Path, help="the MIDI it arrives at")
+    _add_piece_options(p)
+
     p = commands.add_parser("studio", help="a local web page to make, audition and download pieces")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     p.add_argument("--port", type=int, default=8765, help="(default: %(default)s)")
@@ -246,12 +267,32 @@ def run(args: argparse.Namespace) -> int:
 
         serve(args.host, args.port, args.out_dir, args.model)
         return 0
-    if args.command == "sample":
+    if args.command in ("sample", "continue", "morph"):
         from model.sample import sample
 
-        options = {k: v for k, v in vars(args).items() if k not in ("command", "model", "lufs", "loudness")}
         lufs = args.lufs if args.lufs is not None else LOUDNESS_PRESETS.get(args.loudness, DEFAULT_LUFS)
-        sample(model_path=args.model, lufs=lufs, **options)
+        options = {k: v for k, v in vars(args).items() if k not in (
+            "command", "model", "lufs", "loudness", "like", "variation", "primer", "primer_seconds", "first", "last")}
+        if args.command == "sample" and args.like is None:
+            sample(model_path=args.model, lufs=lufs, **options)
+            return 0
+        from model import primer
+        from model.checkpoint import load_generator
+
+        stage = args.command
+        generator = load_generator(args.model, stage)
+        if stage == "continue":
+            first = primer.read_primer(args.primer, args.primer_seconds, args.bpm, stage)
+            source = primer.continuation(generator, first, args.count, args.seed)
+        elif stage == "morph":
+            first = primer.read_primer(args.first, None, args.bpm, stage)
+            source = primer.morph(generator, first, primer.read_primer(args.last, None, first.bpm, stage),
+                                  args.count, args.seed)
+        else:
+            first = primer.read_primer(args.like, None, args.bpm, stage)
+            source = primer.likeness(generator, first, args.count, args.variation, args.seed)
+        sample(model_path=args.model, lufs=lufs, generator=generator, source=source,
+               **{**options, "bpm": first.bpm})
         return 0
     raise AssertionError(args.command)
 

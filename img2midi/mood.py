@@ -101,18 +101,35 @@ def fold_octaves(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
 
 def colour(notes: np.ndarray, mood: Mood) -> np.ndarray:
     """Notes moved into the mood's key (transposed to its tonic, snapped to its scale) and register."""
+    return into_key(notes, mood.tonic, mood.mode, mood.scale, mood.centre, mood.spread)
+
+
+def into_key(notes: np.ndarray, tonic: int, mode: str, scale: tuple[int, ...], centre: float,
+             spread: int) -> np.ndarray:
+    """Notes transposed so that the tonic that fits them best becomes `tonic`, snapped to `scale` on it, and
+    placed by octaves so that their mean pitch is nearest `centre`, every note within centre +- spread."""
     notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS)).copy()
     if len(notes) == 0:
         return notes
-    fitted = fit_tonic(notes, mood.mode)
-    shift = 0 if fitted is None else (mood.tonic - fitted + 6) % 12 - 6
+    fitted = fit_tonic(notes, mode)
+    shift = 0 if fitted is None else (tonic - fitted + 6) % 12 - 6
     pitches = notes[:, 0] + shift
-    pitches = pitches + snap_offsets(mood.tonic, mood.mode, mood.scale)[pitches % 12]
-    octave = 12 * round((mood.centre - pitches.mean()) / 12)
-    placements = [fold_octaves(pitches + octave + 12 * k, mood.centre - mood.spread, mood.centre + mood.spread)
-                  for k in (-1, 0, 1)]
-    notes[:, 0] = min(placements, key=lambda p: abs(p.mean() - mood.centre))
+    pitches = pitches + snap_offsets(tonic, mode, scale)[pitches % 12]
+    octave = 12 * round((centre - pitches.mean()) / 12)
+    low, high = max(PIANO_LOWEST, round(centre - spread)), min(PIANO_HIGHEST, round(centre + spread))
+    placements = [fold_octaves(pitches + octave + 12 * k, low, high) for k in (-1, 0, 1)]
+    notes[:, 0] = min(placements, key=lambda p: abs(p.mean() - centre))
     return notes
+
+
+def key_of(notes: np.ndarray) -> tuple[int, str, tuple[int, ...]] | None:
+    """(tonic, mode, scale) of the major or minor key that fits the notes best; None without tonal content."""
+    histogram = pitch_class_histogram(notes, by_duration=True)
+    if histogram.std() == 0:
+        return None
+    best = max((np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1], tonic, mode)
+                for mode in ("major", "minor") for tonic in range(12))
+    return best[1], best[2], MAJOR_SCALE if best[2] == "major" else MINOR_SCALE
 
 
 def transpose(notes: np.ndarray, semitones: int) -> np.ndarray:

@@ -114,16 +114,28 @@ def join_windows(rolls: np.ndarray, starts: np.ndarray, total_steps: int, loop: 
     return np.clip(np.rint(total / weight_sum), 0, 255).astype(np.uint8)
 
 
-def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: int, loop: bool) -> np.ndarray:
-    """(count, 106, total_steps) uint8 rolls, a pure function of the seed.
+def morph_anchors(a: np.ndarray, b: np.ndarray, total_steps: int) -> np.ndarray:
+    """Anchors for a straight piece whose latent path runs from `a` at its start to `b` at its end."""
+    n_windows = len(window_starts(total_steps, False))
+    last = max(1.0, (n_windows - 1) / ANCHOR_WINDOWS)  # the path passes anchor k at window k * ANCHOR_WINDOWS
+    return np.stack([slerp(a, b, min(1.0, k / last)) for k in range(anchor_count(n_windows, False))])
+
+
+def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: int, loop: bool,
+                    anchors: np.ndarray | None = None) -> np.ndarray:
+    """(count, 106, total_steps) uint8 rolls, a pure function of the seed (and `anchors`).
 
     Anchors come from one stream of latents(seed), piece after piece, so a one-window piece
-    is exactly the roll that latents(seed, count, dim)[index] gives.
+    is exactly the roll that latents(seed, count, dim)[index] gives. `anchors` (count, k, dim),
+    where given, take the place of each piece's first k (a primer's latent, a morph's path).
     """
     starts = window_starts(total_steps, loop)
     per_piece = anchor_count(len(starts), loop)
-    anchors = latents(seed, count * per_piece, generator.input_shape[-1]).reshape(count, per_piece, -1)
-    z = np.concatenate([latent_path(a, len(starts), loop) for a in anchors])
+    path_anchors = latents(seed, count * per_piece, generator.input_shape[-1]).reshape(count, per_piece, -1)
+    if anchors is not None:
+        given = min(per_piece, np.shape(anchors)[1])
+        path_anchors[:, :given] = np.asarray(anchors, np.float32)[:, :given]
+    z = np.concatenate([latent_path(a, len(starts), loop) for a in path_anchors])
     windows = np.concatenate([generate_rolls(generator, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
     windows = windows.reshape(count, len(starts), N_PITCHES, -1)
     return np.stack([join_windows(w, starts, total_steps, loop) for w in windows])

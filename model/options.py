@@ -33,6 +33,8 @@ RANGES = {
     "lufs": Range(-36, -10),
     "intro": Range(0, 120, " s"),
     "outro": Range(0, 120, " s"),
+    "variation": Range(0, 2),  # 1: a step as long as a random latent
+    "primer_seconds": Range(1, 120, " s"),
 }
 
 

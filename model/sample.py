@@ -33,8 +33,9 @@ from img2midi.mood import MOODS, Mood, arrange
 from img2midi.parts import hold_final_chord, split_voices
 from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
 from model.checkpoint import draws_velocities, load_generator
-from model.longform import generate_ends, generate_pieces
+from model.longform import OVERLAP_STEPS, generate_ends, generate_pieces, splice
 from model.options import DEFAULT_LUFS
+from model.primer import Source
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 OUTRO_RING_SECONDS = 2.5  # an outro's held chord rings this long past its last step
@@ -103,11 +104,12 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
            audio_format: str | None = None, duration: float | None = None, loop: bool = False,
            sample_rate: int = 44100, lufs: float = DEFAULT_LUFS, transpose: int = 0, mood: str | None = None,
            channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False,
-           generator: keras.Model | None = None) -> list[Path]:
+           generator: keras.Model | None = None, source: Source | None = None) -> list[Path]:
     """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
 
     A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
     ends with the outro when the game lets it; the three parts are written beside it as well.
+    `source` (model/primer.py) starts the pieces from the user's music instead of chance.
     Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
     and the options that need --loop are checked here, first, as they decide what is written.
     """
@@ -115,6 +117,10 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     audio_format = audio_format_for(out, audio_format, audio)
     if (intro or outro) and not loop:
         raise SystemExit("sample: --intro and --outro frame a loop; add --loop")
+    primer = source.primer if source else None
+    if primer and (loop or mood):
+        raise SystemExit("continue: a continuation is not a loop and keeps the primer's character; "
+                         "drop --loop and --mood")
     preset: Mood | None = MOODS[mood] if mood else None
     bpm = bpm or (preset.bpm if preset else DEFAULT_BPM)
     threshold = threshold if threshold is not None else (preset.threshold if preset else None)
@@ -128,12 +134,27 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     else:
         seconds = n_steps * seconds_per_step if loop else (duration or n_steps * seconds_per_step + TAIL_SECONDS)
 
+    if primer and n_steps <= primer.steps:
+        raise SystemExit(f"continue: --duration {seconds:g} s leaves nothing after the primer's "
+                         f"{primer.steps * seconds_per_step:.1f} s")
     generator = generator or load_generator(model_path)  # the studio loads it once, for every request
     velocities = draws_velocities(generator)
-    rolls = generate_pieces(generator, seed, count, n_steps, loop)
+    joined = min(OVERLAP_STEPS, primer.steps) if primer else 0  # steps where the primer fades into its continuation
+    generated_steps = n_steps - (primer.steps - joined if primer else 0)
+    rolls = generate_pieces(generator, seed, count, generated_steps, loop,
+                            source.anchors(generated_steps) if source else None)
 
     def notes_of(roll: np.ndarray, ring: bool) -> np.ndarray:
-        return arrange(decode_piece(roll, threshold, ring, velocities), roll, preset, transpose, ring)
+        notes = arrange(decode_piece(roll, threshold, ring, velocities), roll, preset, transpose, ring)
+        return source.fit(notes, roll.shape[1]) if source else notes
+
+    def continued(roll: np.ndarray) -> np.ndarray:
+        """The primer's notes as written, then the notes that follow them in `roll` joined onto its end."""
+        before = primer.roll
+        whole = np.concatenate([before[:, :primer.steps - joined], splice(roll, before[:, -joined:], False)], axis=1)
+        following = notes_of(whole, False)
+        notes = np.concatenate([primer.notes, following[following[:, 1] >= primer.steps]])
+        return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
 
     if loop:  # each loop starts where it sounds steadiest
         rings = [notes_of(roll, True) for roll in rolls]
@@ -166,6 +187,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
             whole = np.concatenate([intros[index], roll, roll, outros[index]], axis=1)
             played = hold_final_chord(notes_of(whole, False), whole.shape[1])
             notes = one_round(played, intro_steps, n_steps)
+        elif primer:
+            played = notes = continued(roll)
         else:
             played = notes = rings[index] if loop else notes_of(roll, False)
         report = ""
