@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
 import pytest
+from conftest import STEP, write_midi
 from fastapi.testclient import TestClient
 
 import pipeline
@@ -52,7 +54,8 @@ HOSTILE = [
     {"format": "mp3"}, {"format": "../x"}, {"channels": 3}, {"loop": "yes"}, {"stems": 1},
     {"loudness": "cinema"}, {"loudness": "console", "lufs": -20}, {"intro": 4}, {"unknown": 1},
     {"duration": 250, "loop": True, "intro": 40, "outro": 20}, {"transpose": 0.5}, {"bpm": 1e9},
-    {"lufs": 0}, {"duration": -5},
+    {"lufs": 0}, {"duration": -5}, {"primer": "not base64!"}, {"primer": "aGVsbG8="},  # "hello": not MIDI
+    {"primer": "TVRoZA==", "primer_use": "continue", "loop": True}, {"primer_use": "remix"}, {"variation": 3},
 ]
 
 
@@ -64,7 +67,7 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(studio):
         answers.append(client.post("/api/pieces", content=raw, headers=json_type))
     answers.append(client.post("/api/pieces", content=b"x" * (MAX_BODY + 1),
                                headers={"content-type": "application/json"}))
-    answers.append(client.post("/api/pieces", content=iter([b" " * 8192] * 4),  # streamed, no length given
+    answers.append(client.post("/api/pieces", content=iter([b" " * 8192] * (MAX_BODY // 8192 + 2)),  # no length
                                headers={"content-type": "application/json"}))
     answers.append(client.get("/api/pieces/../../etc/passwd"))
     assert len(answers) >= 30
@@ -106,3 +109,14 @@ def test_the_history_survives_a_restart_and_a_full_queue_says_busy(studio, tmp_p
 def test_the_command_line_serves_on_this_machine_only_by_default():
     args = pipeline.build_parser().parse_args(["studio"])
     assert (args.host, args.port, args.out_dir) == ("127.0.0.1", 8765, Path("studio"))
+
+
+def test_a_primer_sent_with_the_form_makes_variations_like_it(studio, tmp_path):
+    client, out = studio
+    primer = write_midi(tmp_path / "theme.mid", [(60 + (i % 8), i * 2 * STEP, (i + 1) * 2 * STEP, 80)
+                                                 for i in range(32)])
+    body = {"duration": 4, "seed": 1, "primer": base64.b64encode(primer.read_bytes()).decode(), "primer_use": "like"}
+    job = wait(client, client.post("/api/pieces", json=body).json()["id"])
+    assert job["status"] == "done", job
+    assert job["settings"]["primer"] == "primer.mid" and "primer.mid" in job["files"]
+    assert (out / job["id"] / "primer.mid").read_bytes() == primer.read_bytes()

@@ -8,6 +8,7 @@ survives a reload or a restart. Files are served only by name from a piece's own
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import queue
@@ -32,7 +33,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_DURATION = 300.0  # seconds a studio piece may last (the command line allows 1200)
 MAX_COUNT = 4  # pieces per request
 MAX_QUEUE = 16  # requests waiting or being made; more get "busy"
-MAX_BODY = 16 * 1024  # bytes of a request body
+MAX_PRIMER_BASE64 = 256 * 1024  # characters of a primer MIDI in base64 (192 KB of MIDI: minutes of piano)
+MAX_BODY = MAX_PRIMER_BASE64 + 16 * 1024  # bytes of a request body
+PRIMER = "primer.mid"  # a piece's primer, in its folder
 PIECE_ID = re.compile(r"^[0-9a-f]{12}$")
 MAX_SEED = 2**31 - 1
 
@@ -62,9 +65,23 @@ class PieceRequest(BaseModel):
     format: Literal[FORMATS] = "ogg"  # type: ignore[valid-type]
     channels: Literal[1, 2] = 2
     stems: bool = False
+    # The user's own music (a MIDI file, base64): "continue" it or make variations "like" it.
+    primer: str | None = Field(default=None, max_length=MAX_PRIMER_BASE64)
+    primer_use: Literal["continue", "like"] = "like"
+    variation: float = _within("variation", default=0.3)
+    primer_seconds: float = _within("primer_seconds", default=30.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> PieceRequest:
+        if self.primer is not None:
+            try:
+                midi = base64.b64decode(self.primer, validate=True)
+            except ValueError:
+                raise ValueError("primer: not base64") from None
+            if not midi.startswith(b"MThd"):
+                raise ValueError("primer: not a MIDI file (no 'MThd' header)")
+            if self.primer_use == "continue" and (self.loop or self.mood):
+                raise ValueError("a continuation is neither a loop nor takes a mood")
         if (self.intro or self.outro) and not self.loop:
             raise ValueError("intro and outro frame a loop; tick loop")
         if self.loudness is not None and self.lufs is not None:
@@ -112,6 +129,11 @@ class Studio:
                 settings["seed"] = secrets.randbelow(MAX_SEED + 1)
             job = {"id": secrets.token_hex(6), "created": time.time(), "status": "queued", "settings": settings,
                    "files": [], "error": None, "seconds": None}
+            if settings["primer"] is not None:  # kept as a file beside the piece, named in its settings
+                (self.out_dir / job["id"]).mkdir()
+                with atomic_path(self.out_dir / job["id"] / PRIMER) as tmp:
+                    tmp.write_bytes(base64.b64decode(settings["primer"]))
+                settings["primer"] = PRIMER
             self.jobs[job["id"]] = job
             self._save(job)
         self.waiting.put(job["id"])
@@ -155,9 +177,27 @@ class Studio:
         lufs = lufs if lufs is not None else LOUDNESS_PRESETS.get(settings.pop("loudness"), DEFAULT_LUFS)
         settings.pop("loudness", None)
         audio_format = settings.pop("format")
+        source = self._source(folder, settings)
         sample(folder / f"piece.{audio_format}", self.model_path, generator=self.generator, lufs=lufs,
-               audio_format=audio_format, **settings)
+               audio_format=audio_format, source=source, **settings)
         job["files"] = sorted(p.name for p in folder.iterdir() if p.name != "job.json" and not p.name.startswith("."))
+
+    def _source(self, folder: Path, settings: dict):
+        """The primer's Source (model/primer.py) from its file in the piece's folder; None without one.
+
+        Pops the primer's settings; sets the tempo to the primer's unless one was asked for.
+        """
+        from model import primer
+
+        name, use = settings.pop("primer"), settings.pop("primer_use")
+        variation, seconds = settings.pop("variation"), settings.pop("primer_seconds")
+        if name is None:
+            return None
+        first = primer.read_primer(folder / name, seconds if use == "continue" else None, settings["bpm"], "studio")
+        settings["bpm"] = first.bpm
+        if use == "continue":
+            return primer.continuation(self.generator, first, settings["count"], settings["seed"])
+        return primer.likeness(self.generator, first, settings["count"], variation, settings["seed"])
 
     def file(self, piece_id: str, name: str) -> Path:
         job = self.job(piece_id)

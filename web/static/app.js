@@ -43,10 +43,24 @@ async function setUp() {
   for (const job of history.reverse()) show(job);
 }
 
-function request() {
+async function primerBase64(input) {
+  const file = input.files[0];
+  if (!file) return null;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return btoa(text);
+}
+
+async function request() {
   const body = {};
   for (const element of form.elements) {
     if (!element.name) continue;
+    if (element.name === "primer") {
+      const primer = await primerBase64(element);
+      if (primer) body.primer = primer;
+      continue;
+    }
     if (BOOLEANS.has(element.name)) { body[element.name] = element.checked; continue; }
     if (element.value === "") continue;  // the default
     if (element.type === "number" || INTEGERS.has(element.name)) {
@@ -62,7 +76,7 @@ async function submit(event) {
   if (event) event.preventDefault();
   message.textContent = "";
   const response = await fetch("/api/pieces", {
-    method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(request()),
+    method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(await request()),
   });
   const answer = await response.json();
   if (!response.ok) { message.textContent = answer.detail; return; }
@@ -80,6 +94,10 @@ function describe(settings) {
   parts.push(settings.loudness || (settings.lufs !== null ? `${settings.lufs} LUFS` : "-16 LUFS"));
   parts.push(settings.channels === 1 ? "mono" : "stereo", settings.format);
   if (settings.stems) parts.push("stems");
+  if (settings.primer) {
+    parts.push(settings.primer_use === "continue" ? `continues your MIDI (${settings.primer_seconds} s of it)`
+               : `like your MIDI (variation ${settings.variation})`);
+  }
   return parts.join(" · ");
 }
 
@@ -170,7 +188,7 @@ function render(card, job) {
   again.addEventListener("click", () => {
     for (const [name, value] of Object.entries(job.settings)) {
       const input = form.elements[name];
-      if (!input) continue;
+      if (!input || input.type === "file") continue;
       if (BOOLEANS.has(name)) input.checked = value; else input.value = value === null ? "" : value;
     }
     window.scrollTo({top: 0, behavior: "smooth"});
