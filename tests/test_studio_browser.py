@@ -74,8 +74,14 @@ def make_piece(browser, seconds: int, mood: str = "") -> str:
     duration.send_keys(str(seconds))
     Select(browser.find_element(By.NAME, "mood")).select_by_value(mood)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    card = WebDriverWait(browser, 30).until(lambda b: next(
-        (c for c in b.find_elements(By.CSS_SELECTOR, "article.card") if c.get_attribute("id") not in before), None))
+
+    def new_card(b):
+        message = b.find_element(By.ID, "message").text
+        assert not message, f"the page refused the piece: {message}"
+        return next((c for c in b.find_elements(By.CSS_SELECTOR, "article.card")
+                     if c.get_attribute("id") not in before), None)
+
+    card = WebDriverWait(browser, 90).until(new_card)
     WebDriverWait(browser, 120).until(lambda _: card.get_attribute("data-status") in ("done", "failed"))
     assert card.get_attribute("data-status") == "done", card.text
     return card.get_attribute("id")
