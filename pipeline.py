@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from midi2img.spec import STEPS_PER_BEAT
-from model.options import DEFAULT_LUFS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range
+from model.options import FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range, target_lufs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is no use to a user
 
@@ -270,29 +270,25 @@ def run(args: argparse.Namespace) -> int:
     if args.command in ("sample", "continue", "morph"):
         from model.sample import sample
 
-        lufs = args.lufs if args.lufs is not None else LOUDNESS_PRESETS.get(args.loudness, DEFAULT_LUFS)
+        lufs = target_lufs(args.lufs, args.loudness)
         options = {k: v for k, v in vars(args).items() if k not in (
             "command", "model", "lufs", "loudness", "like", "variation", "primer", "primer_seconds", "first", "last")}
         if args.command == "sample" and args.like is None:
             sample(model_path=args.model, lufs=lufs, **options)
             return 0
-        from model import primer
         from model.checkpoint import load_generator
+        from model.primer import from_primers
 
-        stage = args.command
-        generator = load_generator(args.model, stage)
-        if stage == "continue":
-            first = primer.read_primer(args.primer, args.primer_seconds, args.bpm, stage)
-            source = primer.continuation(generator, first, args.count, args.seed)
-        elif stage == "morph":
-            first = primer.read_primer(args.first, None, args.bpm, stage)
-            source = primer.morph(generator, first, primer.read_primer(args.last, None, first.bpm, stage),
-                                  args.count, args.seed)
+        if args.command == "continue":
+            use, paths, extra = "continue", [args.primer], {"seconds": args.primer_seconds}
+        elif args.command == "morph":
+            use, paths, extra = "morph", [args.first, args.last], {}
         else:
-            first = primer.read_primer(args.like, None, args.bpm, stage)
-            source = primer.likeness(generator, first, args.count, args.variation, args.seed)
-        sample(model_path=args.model, lufs=lufs, generator=generator, source=source,
-               **{**options, "bpm": first.bpm})
+            use, paths, extra = "like", [args.like], {"variation": args.variation}
+        generator = load_generator(args.model, args.command)
+        source, options["bpm"] = from_primers(generator, use, paths, args.count, args.seed, args.bpm, args.command,
+                                              **extra)
+        sample(model_path=args.model, lufs=lufs, generator=generator, source=source, **options)
         return 0
     raise AssertionError(args.command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import sys
@@ -42,14 +43,13 @@ class Loudness:
     true_peak_db: float
 
 
-def default_soundfont(stage: str = "sample") -> Path:
-    """FluidR3 GM where the system has it, else pretty_midi's TimGM6mb, saying so once."""
+@functools.cache
+def default_soundfont() -> Path:
+    """FluidR3 GM where the system has it, else pretty_midi's TimGM6mb, saying so (once: the answer is kept)."""
     for path in SYSTEM_SOUNDFONTS:
         if path.is_file():
             return path
-    if not getattr(default_soundfont, "warned", False):
-        print(f"{stage}: FluidR3_GM.sf2 not found (run `make setup`); rendering with TimGM6mb", file=sys.stderr)
-        default_soundfont.warned = True
+    print("sample: FluidR3_GM.sf2 not found (run `make setup`); rendering with TimGM6mb", file=sys.stderr)
     return BUNDLED_SOUNDFONT
 
 

@@ -91,11 +91,6 @@ def limiter_gain(audio: np.ndarray, sample_rate: int, ceiling_db: float, circula
     return gain
 
 
-def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool = False) -> np.ndarray:
-    """Audio whose true peak stays under ceiling_db (see limiter_gain)."""
-    return apply_gain(audio, limiter_gain(audio, sample_rate, ceiling_db, circular))
-
-
 def mastering_gain(audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_db: float,
                    circular: bool = False) -> np.ndarray:
     """Per-sample gain that brings audio to target_lufs (within 0.1 LU) with its true peak under ceiling_db.
@@ -120,8 +115,3 @@ def mastering_gain(audio: np.ndarray, sample_rate: int, target_lufs: float, ceil
             break
     return gain
 
-
-def master(audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_db: float,
-           circular: bool = False) -> np.ndarray:
-    """Audio at target_lufs integrated loudness (within 0.1 LU) with its true peak under ceiling_db."""
-    return apply_gain(audio, mastering_gain(audio, sample_rate, target_lufs, ceiling_db, circular))

@@ -71,11 +71,17 @@ MOODS = {
 
 def fit_tonic(notes: np.ndarray, mode: str) -> int | None:
     """The tonic whose `mode` key profile correlates best with the notes' pitch classes (None: no tonal content)."""
-    histogram = pitch_class_histogram(notes, by_duration=True)  # a held note says more of the key than a passing one
+    scores = key_correlations(notes, mode)
+    return None if scores is None else int(np.argmax(scores))
+
+
+def key_correlations(notes: np.ndarray, mode: str) -> np.ndarray | None:
+    """Per tonic, the correlation of the notes' duration-weighted pitch classes with the `mode` key profile
+    (a held note says more of the key than a passing one); None without tonal content."""
+    histogram = pitch_class_histogram(notes, by_duration=True)
     if histogram.std() == 0:
         return None
-    scores = [np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1] for tonic in range(12)]
-    return int(np.argmax(scores))
+    return np.array([np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1] for tonic in range(12)])
 
 
 def snap_offsets(tonic: int, mode: str, scale: tuple[int, ...]) -> np.ndarray:
@@ -124,12 +130,11 @@ def into_key(notes: np.ndarray, tonic: int, mode: str, scale: tuple[int, ...], c
 
 def key_of(notes: np.ndarray) -> tuple[int, str, tuple[int, ...]] | None:
     """(tonic, mode, scale) of the major or minor key that fits the notes best; None without tonal content."""
-    histogram = pitch_class_histogram(notes, by_duration=True)
-    if histogram.std() == 0:
+    scores = {mode: key_correlations(notes, mode) for mode in ("major", "minor")}
+    if scores["major"] is None:
         return None
-    best = max((np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1], tonic, mode)
-                for mode in ("major", "minor") for tonic in range(12))
-    return best[1], best[2], MAJOR_SCALE if best[2] == "major" else MINOR_SCALE
+    mode = max(scores, key=lambda m: scores[m].max())
+    return int(np.argmax(scores[mode])), mode, MAJOR_SCALE if mode == "major" else MINOR_SCALE
 
 
 def transpose(notes: np.ndarray, semitones: int) -> np.ndarray:

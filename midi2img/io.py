@@ -166,7 +166,7 @@ def _check_length(last_tick: int, ticks_per_quarter: int) -> None:
                         f"the limit is {MAX_BEATS:,} beats ({MAX_BEATS / 7200:g} hours at 120 bpm)")
 
 
-def _drum_notes(path: Path) -> int:
+def drum_notes(path: Path) -> int:
     """How many notes the file's drum tracks hold (for the reason of a file with no piano notes)."""
     try:
         return sum(len(t.notes) for t in parse_midi(path).tracks if t.is_drum)
@@ -184,7 +184,7 @@ def convert_file(path: Path, out_dir: Path, steps_per_beat: int = STEPS_PER_BEAT
     """
     notes, dropped = read_midi_notes(path, steps_per_beat, sustain)
     if len(notes) == 0:
-        drums = _drum_notes(path)
+        drums = drum_notes(path)
         raise MidiError("no notes" + (f" in pitch range ({dropped} dropped)" if dropped else "")
                         + (f"; {drums} drum notes (channel 10) are skipped" if drums else ""))
     images = 0

@@ -121,6 +121,11 @@ def morph_anchors(a: np.ndarray, b: np.ndarray, total_steps: int) -> np.ndarray:
     return np.stack([slerp(a, b, min(1.0, k / last)) for k in range(anchor_count(n_windows, False))])
 
 
+def piece_anchors(seed: int, count: int, per_piece: int, dim: int) -> np.ndarray:
+    """(count, per_piece, dim): the random anchors of `count` pieces, one stream of latents(seed), piece after piece."""
+    return latents(seed, count * per_piece, dim).reshape(count, per_piece, -1)
+
+
 def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: int, loop: bool,
                     anchors: np.ndarray | None = None) -> np.ndarray:
     """(count, 106, total_steps) uint8 rolls, a pure function of the seed (and `anchors`).
@@ -131,7 +136,7 @@ def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: 
     """
     starts = window_starts(total_steps, loop)
     per_piece = anchor_count(len(starts), loop)
-    path_anchors = latents(seed, count * per_piece, generator.input_shape[-1]).reshape(count, per_piece, -1)
+    path_anchors = piece_anchors(seed, count, per_piece, generator.input_shape[-1])
     if anchors is not None:
         given = min(per_piece, np.shape(anchors)[1])
         path_anchors[:, :given] = np.asarray(anchors, np.float32)[:, :given]
@@ -168,7 +173,7 @@ def generate_ends(generator: keras.Model, seed: int, loops: np.ndarray, intro_st
     """
     count, dim = len(loops), generator.input_shape[-1]
     per_piece = anchor_count(len(window_starts(loops.shape[2], True)), True)
-    firsts = latents(seed, count * per_piece, dim).reshape(count, per_piece, -1)[:, 0]
+    firsts = piece_anchors(seed, count, per_piece, dim)[:, 0]
     fresh = latents([seed, 8], 2 * count, dim).reshape(count, 2, -1)
 
     def along(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
@@ -179,7 +184,6 @@ def generate_ends(generator: keras.Model, seed: int, loops: np.ndarray, intro_st
     intros, outros = [], []
     for loop, first, (before, after) in zip(loops, firsts, fresh, strict=True):
         empty = np.zeros((N_PITCHES, 0), np.uint8)
-        intros.append(splice(along(before, first, intro_steps), loop, at_end=True)
-                      if intro_steps else empty)
+        intros.append(splice(along(before, first, intro_steps), loop, at_end=True) if intro_steps else empty)
         outros.append(splice(along(first, after, outro_steps), loop, at_end=False) if outro_steps else empty)
     return intros, outros

@@ -1,4 +1,4 @@
-"""What `sample` accepts, in one place for the command line (pipeline.py) and the studio (studio/app.py).
+"""What `sample` accepts, in one place for the command line (pipeline.py) and the studio (web/app.py).
 
 Kept free of heavy imports: the command line reads it before any stage loads.
 """
@@ -14,6 +14,11 @@ FORMATS = ("wav", "ogg", "flac")  # img2midi.audio.FORMATS' names (a test checks
 # for streamed audio, carries over phone and laptop speakers (mobile, web).
 LOUDNESS_PRESETS = {"console": -23.0, "mobile": -16.0, "web": -16.0}
 DEFAULT_LUFS = LOUDNESS_PRESETS["mobile"]
+
+
+def target_lufs(lufs: float | None, loudness: str | None) -> float:
+    """The loudness a piece is mastered to: `lufs` when given, else the preset's, else DEFAULT_LUFS."""
+    return lufs if lufs is not None else LOUDNESS_PRESETS.get(loudness, DEFAULT_LUFS)
 
 
 class Range(NamedTuple):

@@ -17,7 +17,7 @@ import numpy as np
 
 from img2midi.mood import into_key, key_of
 from midi2img.core import notes_to_roll
-from midi2img.io import MidiError, parse_midi, read_midi_notes
+from midi2img.io import MidiError, drum_notes, parse_midi, read_midi_notes
 from midi2img.spec import NOTE_COLUMNS, STEPS_PER_BEAT, WINDOW_STEPS, pitch_class_histogram
 from model.invert import invert
 from model.longform import morph_anchors
@@ -74,7 +74,7 @@ def read_primer(path: Path, seconds: float | None, bpm: float | None, stage: str
     except MidiError as error:
         raise SystemExit(f"{stage}: {path}: {error}") from None
     if not len(notes):
-        drums = sum(len(t.notes) for t in parse_midi(path).tracks if t.is_drum)
+        drums = drum_notes(path)
         reason = f"only drums ({drums} notes on channel 10)" if drums else "no notes"
         raise SystemExit(f"{stage}: {path}: {reason}; a primer needs piano notes")
     bpm = bpm or (float(tempos[0].qpm) if len(tempos) else 120.0)
@@ -147,3 +147,24 @@ def morph(generator: keras.Model, first: Primer, last: Primer, count: int, seed:
         return together[np.lexsort((together[:, 0], together[:, 1]))]
 
     return Source(lambda steps: np.repeat(morph_anchors(a, b, steps)[None], count, axis=0), fit)
+
+
+USES = ("continue", "like", "morph")
+
+
+def from_primers(generator: keras.Model, use: str, paths: list[Path], count: int, seed: int, bpm: float | None,
+                 stage: str, variation: float = 0.3, seconds: float = 30.0) -> tuple[Source, float]:
+    """(the Source of `count` pieces that `use` the primers at `paths`, the tempo the pieces take).
+
+    continue: one primer, its first `seconds` kept; like: one primer, variations `variation` away;
+    morph: two primers, the first to the last. The tempo is `bpm`, else the first primer's.
+    """
+    if use not in USES or len(paths) != (2 if use == "morph" else 1):
+        raise ValueError(f"{use!r} with {len(paths)} primers")
+    first = read_primer(paths[0], seconds if use == "continue" else None, bpm, stage)
+    if use == "continue":
+        return continuation(generator, first, count, seed), first.bpm
+    if use == "like":
+        return likeness(generator, first, count, variation, seed), first.bpm
+    last = read_primer(paths[1], None, first.bpm, stage)
+    return morph(generator, first, last, count, seed), first.bpm

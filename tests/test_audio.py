@@ -13,7 +13,7 @@ from mutagen.oggvorbis import OggVorbis
 
 from img2midi.audio import BUNDLED_SOUNDFONT, FORMATS, fit_length, fold_loop, synthesize, write_track
 from img2midi.core import notes_to_midi
-from img2midi.loudness import integrated_loudness, limit, master, true_peak_db
+from img2midi.loudness import apply_gain, integrated_loudness, limiter_gain, mastering_gain, true_peak_db
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 44100
@@ -46,9 +46,9 @@ def test_fold_loop_is_the_music_played_without_end():
 def test_limiter_keeps_true_peak_under_the_ceiling_and_master_hits_the_loudness():
     audio = piano_like(8)
     for circular in (False, True):
-        limited = limit(audio * 4, RATE, -3.0, circular)
+        limited = apply_gain(audio * 4, limiter_gain(audio * 4, RATE, -3.0, circular))
         assert true_peak_db(limited, circular) <= -3.0 + 0.05
-        mastered = master(audio, RATE, -16.0, -1.5, circular)
+        mastered = apply_gain(audio, mastering_gain(audio, RATE, -16.0, -1.5, circular))
         assert abs(integrated_loudness(mastered, RATE) - -16.0) < 0.1
         assert true_peak_db(mastered, circular) <= -1.5 + 0.05
 
@@ -87,7 +87,7 @@ def test_a_mix_gain_given_to_its_stems_makes_them_sum_to_the_mix(tmp_path):
 
 def test_the_limiter_gives_both_channels_one_gain():
     audio = stereo_piano_like(4) * 4
-    limited = limit(audio, RATE, -3.0)
+    limited = apply_gain(audio, limiter_gain(audio, RATE, -3.0))
     assert true_peak_db(limited) <= -3.0 + 0.05
     ratio = limited / np.where(audio == 0, 1, audio)
     loud = np.abs(audio).min(axis=1) > 1e-3

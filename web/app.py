@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from midi2img.atomic import atomic_path
-from model.options import DEFAULT_LUFS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES
+from model.options import FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, target_lufs
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_DURATION = 300.0  # seconds a studio piece may last (the command line allows 1200)
@@ -173,9 +173,7 @@ class Studio:
 
         settings = dict(job["settings"])
         folder = self.out_dir / job["id"]
-        lufs = settings.pop("lufs")
-        lufs = lufs if lufs is not None else LOUDNESS_PRESETS.get(settings.pop("loudness"), DEFAULT_LUFS)
-        settings.pop("loudness", None)
+        lufs = target_lufs(settings.pop("lufs"), settings.pop("loudness"))
         audio_format = settings.pop("format")
         source = self._source(folder, settings)
         sample(folder / f"piece.{audio_format}", self.model_path, generator=self.generator, lufs=lufs,
@@ -193,11 +191,9 @@ class Studio:
         variation, seconds = settings.pop("variation"), settings.pop("primer_seconds")
         if name is None:
             return None
-        first = primer.read_primer(folder / name, seconds if use == "continue" else None, settings["bpm"], "studio")
-        settings["bpm"] = first.bpm
-        if use == "continue":
-            return primer.continuation(self.generator, first, settings["count"], settings["seed"])
-        return primer.likeness(self.generator, first, settings["count"], variation, settings["seed"])
+        source, settings["bpm"] = primer.from_primers(self.generator, use, [folder / name], settings["count"],
+                                                      settings["seed"], settings["bpm"], "studio", variation, seconds)
+        return source
 
     def file(self, piece_id: str, name: str) -> Path:
         job = self.job(piece_id)
