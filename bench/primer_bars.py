@@ -5,8 +5,9 @@
 Prints, for the first --pieces test-split files (sorted by name): inversion's onset F1 on their
 first windows and its time per window; for `continue`, whether the piece's primer span is the
 primer's notes exactly (onset F1) and whether its first 20 s of continuation are nearer its own
-primer than the other primers; for `sample --like`, whether variations differ and sit nearer the
-primer than random samples; for `morph` of consecutive pairs, whether the first 20 s are nearer A
+primer than the other primers, beside the same figure for what the composer wrote next (the
+ceiling); for `sample --like`, whether variations differ and sit nearer the primer than random
+samples; for `morph` of consecutive pairs, whether the first 20 s are nearer A
 and the last 20 s nearer B. "Nearer" is a profile distance: 1 - correlation of the duration-weighted
 pitch-class histograms, plus the difference of mean pitch in octaves.
 """
@@ -26,6 +27,7 @@ import pretty_midi
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from midi2img.io import read_midi_notes  # noqa: E402
 from midi2img.spec import STEPS_PER_BEAT, pitch_class_histogram  # noqa: E402
 from model import primer  # noqa: E402
 from model.checkpoint import load_generator  # noqa: E402
@@ -59,8 +61,19 @@ def measure_inversion(generator, starts: list, _out: Path, _model: Path) -> None
           f"{(time.perf_counter() - began) / len(starts):.1f} s a window")
 
 
+def nearness(continuations: list, primers: list) -> tuple[int, int]:
+    """(how many continuations are nearer their own primer than every other one, than the others' mean)."""
+    nearest, nearer_than_mean = 0, 0
+    for i, piece in enumerate(continuations):
+        own = distance(piece, primers[i].notes)
+        others = [distance(piece, p.notes) for j, p in enumerate(primers) if j != i]
+        nearest += own < min(others)
+        nearer_than_mean += own < np.mean(others)
+    return nearest, nearer_than_mean
+
+
 def measure_continue(generator, primers: list, out: Path, model: Path) -> None:
-    exact, continuations = [], []
+    exact, continuations, composed = [], [], []
     for i, first in enumerate(primers):
         (midi,) = sample(out / f"c{i}.mid", model, audio=False, duration=60, bpm=first.bpm,
                          generator=generator, source=primer.continuation(generator, first, 1, 0))
@@ -68,15 +81,13 @@ def measure_continue(generator, primers: list, out: Path, model: Path) -> None:
         exact.append(onset_f1(notes[notes[:, 1] < first.steps], first.notes))
         seconds = first.steps * 60 / (first.bpm * STEPS_PER_BEAT)
         continuations.append(span(notes, seconds, seconds + SPAN, first.bpm))
-    nearest, nearer_than_mean = 0, 0
-    for i, piece in enumerate(continuations):
-        own = distance(piece, primers[i].notes)
-        others = [distance(piece, p.notes) for j, p in enumerate(primers) if j != i]
-        nearest += own < min(others)
-        nearer_than_mean += own < np.mean(others)
+        written, _ = read_midi_notes(first.path)  # read as the primer was
+        composed.append(written[(written[:, 1] >= first.steps) & (written[:, 1] < first.steps * (1 + SPAN / seconds))])
     print(f"continue: primer span onset F1 {min(exact):.3f} (min over {len(primers)}); first {SPAN:g} s of "
-          f"continuation nearer its own primer than every other: {nearest} of {len(primers)}, "
-          f"than the others on average: {nearer_than_mean} of {len(primers)}")
+          "continuation nearer its own primer than every other one, than the others' mean:")
+    for name, pieces in (("generated", continuations), ("the piece's own next 20 s (the ceiling)", composed)):
+        nearest, nearer_than_mean = nearness(pieces, primers)
+        print(f"  {name}: {nearest} of {len(primers)}, {nearer_than_mean} of {len(primers)}")
 
 
 def measure_like(generator, starts: list, out: Path, model: Path) -> None:
