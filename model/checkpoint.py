@@ -162,9 +162,10 @@ def restore(path: Path, models: dcgan.Models) -> tuple[int, dict]:
 
 
 def warm_start(path: Path, models: dcgan.Models) -> None:
-    """Start new models from checkpoint `path` of a run whose settings differ in D's views only.
+    """Start new models from checkpoint `path` of a run whose settings differ in D's views and G's gates only.
 
-    The generator and its average are taken as they are. D's layers are taken by name, and the
+    The generator and its average are taken as they are, but for gates (dcgan.global_gates) the
+    old generator did not have, which keep their nearly open start. D's layers are taken by name, and the
     verdict's weights on inputs the old D did not have (a view added since) start at zero, so
     that the new D first judges exactly as the old one did and learns to use the new view.
     Optimizer state starts afresh. The old run's settings are read from `config.json` in the run
@@ -180,11 +181,15 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
     source = dcgan.build_dcgan(TrainConfig.load(settings))
     restore(path, source)
     for target, origin in ((models.generator, source.generator), (models.average, source.average)):
-        shapes = [w.shape for w in target.get_weights()], [w.shape for w in origin.get_weights()]
-        if shapes[0] != shapes[1]:
+        pairs = list(zip(*(
+            [layer for layer in model.layers if layer.weights and not layer.name.startswith("gate_")]
+            for model in (target, origin)), strict=False))
+        shapes = [[w.shape for w in new.get_weights()] == [w.shape for w in old.get_weights()] for new, old in pairs]
+        if len(pairs) != len([layer for layer in origin.layers if layer.weights]) or not all(shapes):
             raise SystemExit(f"train: --init-from {path}: its generator is built differently; "
-                             "only the discriminator's views may change")
-        target.set_weights(origin.get_weights())
+                             "only the discriminator's views and the generator's gates may change")
+        for new, old in pairs:
+            new.set_weights(old.get_weights())
     old_layers = {layer.name: layer for layer in source.discriminator.layers}
     for layer in models.discriminator.layers:
         old = old_layers.get(layer.name)

@@ -32,6 +32,9 @@ class TrainConfig:
     # training rolls; both change where the music is, not what it is.
     # The generator's output rounded to silence, sustain and onset, with a straight-through gradient
     # (see SnapToLevels): D judges the notes `sample` will play, so broken notes cost G something.
+    # G's roll gated per beat and per key from the latent (see dcgan.global_gates): rests and a
+    # register become one choice each, where generators filled the whole window.
+    global_gates: bool = False
     snap_output: bool = True
     strike_heads: bool = True  # ...and a sounding pixel after silence drawn as an onset, as real notes begin
     onset_velocity: bool = True  # ...and each onset keeps its level, the note's velocity (else all loudest)
@@ -80,7 +83,7 @@ class TrainConfig:
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
-                    "onset_velocity", "piano_rows_only",
+                    "onset_velocity", "piano_rows_only", "global_gates",
                     "summary_view", "beat_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod

@@ -25,7 +25,7 @@ from midi2img.spec import (
 from model import checkpoint
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
-from model.dcgan import BeatView, MusicAugment, RollSummary, SnapToLevels, build_dcgan, mode_seeking_loss
+from model.dcgan import BeatView, GateRoll, MusicAugment, RollSummary, SnapToLevels, build_dcgan, mode_seeking_loss
 from model.generate import generate_rolls
 from model.step import GanStep
 from model.train import Balance, train
@@ -349,6 +349,34 @@ def test_a_warm_start_keeps_the_generator_and_the_critics_verdict_when_d_gains_a
     train(images, tmp_path / "new", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
           init_from=saved, beat_view=True)  # the command line's --init-from
     assert TrainConfig.load(tmp_path / "new" / "config.json").beat_view and logged_steps(tmp_path / "new") == [2]
+
+
+def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll():
+    roll = np.random.default_rng(0).uniform(-1, 1, (1, 88, 300, 1)).astype("float32")
+    beats, keys = np.ones((1, 75), np.float32), np.ones((1, 88), np.float32)
+    beats[0, 3], keys[0, 10] = 0.0, 0.0
+    gated = keras.ops.convert_to_numpy(GateRoll()([roll, beats, keys]))
+    assert (gated[0, :, 12:16] == -1).all() and (gated[0, 10] == -1).all()  # beat 3 is steps 12-15
+    keep = np.ones((88, 300), bool)
+    keep[:, 12:16], keep[10] = False, False
+    np.testing.assert_allclose(gated[0, keep], roll[0, keep], atol=1e-6)
+
+
+def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tmp_path):
+    """A run that adds gates to a trained G starts from its trunk, the gates at sigmoid(3) = 0.95."""
+    run = tmp_path / "old"
+    images = write_rolls(tmp_path / "train", 16)
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
+    saved = checkpoint.list_checkpoints(run / "checkpoints")[-1]
+    old = build_dcgan(TrainConfig.load(run / "config.json"))
+    checkpoint.restore(saved, old)
+    new = build_dcgan(TrainConfig.load(run / "config.json").replace(global_gates=True))
+    checkpoint.warm_start(saved, new)
+    z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
+    before, after = (keras.ops.convert_to_numpy(m.average(z)) for m in (old, new))
+    assert np.mean(np.abs(before - after)) < 0.1 and ((after > -1) <= (before > -1)).all()  # only ever quieter
+    new.average.save(tmp_path / "g.keras")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "g.keras")(z)), after)
 
 
 def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
