@@ -22,6 +22,7 @@ from midi2img.core import (
 )
 from midi2img.rollpng import write_png_atomic
 from midi2img.spec import STEPS_PER_BEAT, empty_notes
+from midi2img.styles import write_style_index
 
 MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "validation", "test")
@@ -199,13 +200,18 @@ def find_midi_files(midi_dir: Path) -> list[Path]:
     return sorted(p for p in midi_dir.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
 
+def read_maestro_rows(midi_dir: Path) -> list[dict[str, str]]:
+    """The rows of the MAESTRO CSV in midi_dir whose split is one of SPLITS; [] when there is none."""
+    csvs = sorted(Path(midi_dir).glob("maestro-v*.csv"))
+    if not csvs:
+        return []
+    with csvs[0].open(newline="", encoding="utf-8") as f:
+        return [row for row in csv.DictReader(f) if row.get("split") in SPLITS]
+
+
 def read_splits(midi_dir: Path) -> dict[str, str]:
     """midi_filename (posix, relative to midi_dir) -> split, from a MAESTRO CSV in midi_dir; {} when there is none."""
-    csvs = sorted(midi_dir.glob("maestro-v*.csv"))
-    if not csvs:
-        return {}
-    with csvs[0].open(newline="", encoding="utf-8") as f:
-        return {row["midi_filename"]: row["split"] for row in csv.DictReader(f) if row.get("split") in SPLITS}
+    return {row["midi_filename"]: row["split"] for row in read_maestro_rows(midi_dir)}
 
 
 def _convert_job(job: tuple[Path, Path, int, bool]) -> tuple[Path, tuple[int, int, int] | None, str]:
@@ -265,12 +271,14 @@ class _InlinePool:
 
 def convert_folder(midi_dir: Path, out_dir: Path, workers: int, steps_per_beat: int = STEPS_PER_BEAT,
                    sustain: bool = True) -> ConvertSummary:
-    """Convert every MIDI file below midi_dir; with a MAESTRO CSV, images go to out_dir/<split>/."""
+    """Convert every MIDI file below midi_dir; with a MAESTRO CSV, images go to out_dir/<split>/, each
+    split's style labels beside them (midi2img/styles.py)."""
     midi_dir, out_dir = Path(midi_dir), Path(out_dir)
     if not midi_dir.is_dir():
         print(f"midi2img: {midi_dir}: no such folder; {MAESTRO_HELP}", file=sys.stderr)
         return ConvertSummary(failures=1)
-    splits = read_splits(midi_dir)
+    rows = read_maestro_rows(midi_dir)
+    splits = {row["midi_filename"]: row["split"] for row in rows}
     jobs = []
     for path in find_midi_files(midi_dir):
         split = splits.get(path.relative_to(midi_dir).as_posix())
@@ -278,4 +286,8 @@ def convert_folder(midi_dir: Path, out_dir: Path, workers: int, steps_per_beat: 
     if not jobs:
         print(f"midi2img: {midi_dir}: no .mid/.midi files found; {MAESTRO_HELP}", file=sys.stderr)
         return ConvertSummary(failures=1)
-    return convert_files(jobs, workers, steps_per_beat, sustain)
+    summary = convert_files(jobs, workers, steps_per_beat, sustain)
+    for split in sorted({out.name for _, out in jobs} & set(splits.values())):
+        write_style_index(out_dir / split, [(Path(row["midi_filename"]).stem, row.get("canonical_composer", ""))
+                                            for row in rows if row["split"] == split])
+    return summary

@@ -14,6 +14,7 @@ from PIL import Image
 from midi2img import convert_file, convert_folder, notes_to_roll, read_midi_notes, roll_windows
 from midi2img.atomic import atomic_path
 from midi2img.core import quantize_notes, ticks_to_steps
+from midi2img.io import read_maestro_rows
 from midi2img.spec import (
     DEFAULT_VELOCITY,
     ONSET_LEVEL,
@@ -25,6 +26,7 @@ from midi2img.spec import (
     pitch_to_row,
     velocity_to_level,
 )
+from midi2img.styles import COMPOSERS, INDEX_NAME, era_of, first_composer, piece_of, read_style_index
 
 # write_midi's notes have velocity 80 unless given one: their onset pixels are this level.
 ON = int(velocity_to_level(DEFAULT_NOTE_VELOCITY))
@@ -270,13 +272,24 @@ def test_csv_splits_route_images(make_midi, tmp_path):
     with (tmp_path / "midi" / "maestro-v2.0.0.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["canonical_composer", "split", "year", "midi_filename"])
-        writer.writerows([["X", "train", 2004, "2004/a.midi"], ["X", "validation", 2004, "2004/b.midi"],
-                          ["X", "test", 2006, "2006/c.midi"]])
+        writer.writerows([["Johann Sebastian Bach / Ferruccio Busoni", "train", 2004, "2004/a.midi"],
+                          ["Frédéric Chopin", "validation", 2004, "2004/b.midi"], ["X", "test", 2006, "2006/c.midi"]])
     out = tmp_path / "png"
     summary = convert_folder(tmp_path / "midi", out, workers=1, steps_per_beat=4, sustain=True)
     assert summary.failures == 0
     found = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert found == ["loose_0000.png", "test/c_0000.png", "train/a_0000.png", "validation/b_0000.png"]
+    # each split's style labels beside its images: an arrangement takes its first composer's era
+    assert read_style_index(out / "train") == {"a": ("Bach", "baroque")}
+    assert read_style_index(out / "validation") == {"b": ("Chopin", "romantic")}
+    assert read_style_index(out / "test") == {"c": ("X", "")} and piece_of("train/a_0000.png") == "a"
+    assert not (out / INDEX_NAME).exists()
+
+
+def test_every_maestro_composer_has_an_era(maestro):
+    rows = read_maestro_rows(maestro)
+    assert {first_composer(r["canonical_composer"]) for r in rows if era_of(r["canonical_composer"]) is None} == set()
+    assert set(COMPOSERS) <= {first_composer(r["canonical_composer"]) for r in rows}
 
 
 def _shortest_per_split(maestro: Path) -> dict[str, str]:
@@ -316,6 +329,7 @@ def test_real_maestro_files(maestro, tmp_path):
         assert levels - onsets <= {0, SUSTAIN_LEVEL} and onsets and max(onsets) <= ONSET_LEVEL
         seen |= onsets
     assert len(seen) >= 20  # the performances' dynamics, not one onset level
-    blobs = {p: p.read_bytes() for p in pngs}
+    blobs = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}  # the PNGs and each split's styles.csv
+    assert len(blobs) == len(pngs) + 3
     convert_folder(midi_dir, out, workers=1, steps_per_beat=4, sustain=True)
-    assert {p: p.read_bytes() for p in sorted(out.rglob("*"))  if p.is_file()} == blobs
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == blobs
