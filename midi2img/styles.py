@@ -10,6 +10,7 @@ never need the MAESTRO CSV again. An image belongs to the piece its name starts 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -51,9 +52,9 @@ def era_of(canonical: str) -> str | None:
     return COMPOSER_ERAS.get(first_composer(canonical))
 
 
-def piece_of(image_name: str) -> str:
-    """The piece an image belongs to: its name without the window number and suffix."""
-    return Path(image_name).stem.rsplit("_", 1)[0]
+def piece_of(name: str | Path) -> str:
+    """The source piece of a window's file: its stem without the `_NNNN` window index."""
+    return re.sub(r"_\d{4}$", "", Path(name).stem)
 
 
 def write_style_index(folder: Path, rows: Iterable[tuple[str, str]]) -> Path:

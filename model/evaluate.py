@@ -24,6 +24,7 @@ from tqdm import tqdm
 from img2midi.core import roll_to_notes
 from midi2img.atomic import atomic_path
 from midi2img.spec import pitch_class_histogram
+from midi2img.styles import piece_of
 from model import metrics, twosample
 from model.checkpoint import load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
@@ -121,8 +122,8 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     generator = load_generator(model, "evaluate")
     real_paths, reference_paths = sample_paths(real, n, seed, "evaluate"), sample_paths(reference, n, seed, "evaluate")
     real_rolls, reference_rolls = read_rolls(real_paths, "evaluate"), read_rolls(reference_paths, "evaluate")
-    real_pieces = [twosample.piece_of(p) for p in real_paths]
-    reference_pieces = [twosample.piece_of(p) for p in reference_paths]
+    real_pieces = [piece_of(p) for p in real_paths]
+    reference_pieces = [piece_of(p) for p in reference_paths]
     training = sample_rolls(train_images, None, stage="evaluate")  # all of them
     generated = generate_in_batches(generator, n, seed)
     real_features = metrics.features(real_rolls)

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.rollpng import write_png_atomic
+from midi2img.styles import piece_of
 from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
@@ -112,7 +113,7 @@ class ValidationScore:
         paths = sample_paths(folder, config.validation_rolls, config.seed, "train")
         rolls = read_rolls(paths)
         self.real_features = metrics.features(rolls)
-        self.real = twosample.prepare(rolls, [twosample.piece_of(p) for p in paths])
+        self.real = twosample.prepare(rolls, [piece_of(p) for p in paths])
         self.latents = latents([config.seed, 3], config.validation_rolls, config.latent_dim)
         print(f"train: scoring checkpoints against {len(paths)} rolls from {folder}")
 

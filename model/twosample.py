@@ -18,11 +18,9 @@ the classifier would recognise pieces and even real against real would look sepa
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -159,11 +157,6 @@ def canonicalize(roll: np.ndarray) -> Canonical:
     notes = notes[(notes[:, 0] >= PIANO_LOWEST) & (notes[:, 0] <= PIANO_HIGHEST)]
     struck = roll[pitch_to_row(notes[:, 0]), notes[:, 1]] >= ONSET_THRESHOLD
     return Canonical(notes, notes_to_roll(notes, roll.shape[1]), struck)
-
-
-def piece_of(name: str | Path) -> str:
-    """The source piece of a window's file: its stem without the `_NNNN` window index."""
-    return re.sub(r"_\d{4}$", "", Path(name).stem)
 
 
 def own_groups(label: str, count: int) -> list[str]:

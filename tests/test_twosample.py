@@ -7,6 +7,7 @@ import pytest
 
 from midi2img.core import notes_to_roll
 from midi2img.spec import IMAGE_SHAPE, SUSTAIN_LEVEL, WINDOW_STEPS, pitch_to_row
+from midi2img.styles import piece_of
 from model import twosample
 
 STEPS = WINDOW_STEPS
@@ -107,8 +108,8 @@ def test_empty_roll_has_finite_features():
 
 
 def test_piece_of_strips_the_window_index():
-    assert twosample.piece_of("data/x/MIDI-UNPROCESSED_01_R1_wav--1_0012.png") == "MIDI-UNPROCESSED_01_R1_wav--1"
-    assert twosample.piece_of("roll_7.png") == "roll_7"
+    assert piece_of("data/x/MIDI-UNPROCESSED_01_R1_wav--1_0012.png") == "MIDI-UNPROCESSED_01_R1_wav--1"
+    assert piece_of("roll_7.png") == "roll_7"
 
 
 def test_grouped_folds_never_split_a_group():
