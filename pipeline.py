@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
                    help="start a new run from this checkpoint folder's weights (runs/x/checkpoints/step_N), "
                         "for a run whose discriminator gains a view (--set beat_view=true)")
+    p.add_argument("--styles", action="store_true",
+                   help="condition a new run on the era and composer classes of styles.csv beside --images, "
+                        "so that `sample --style` can ask for one")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="any other TrainConfig setting (model/config.py), e.g. --set input_noise=0; repeatable")
 

@@ -37,6 +37,8 @@ COMPOSER_ERAS = {
 # composer; Haydn's 4.7 h rounds to the 5 h mark): finer classes than the eras.
 COMPOSERS = ("Schubert", "Beethoven", "Chopin", "Liszt", "Schumann", "Bach", "Brahms", "Rachmaninoff", "Debussy",
              "Mozart", "Scriabin", "Mendelssohn", "Haydn")
+# The classes a style-conditioned generator learns: each of COMPOSERS, and per era the rest of its composers.
+STYLE_CLASSES = (*(composer.lower() for composer in COMPOSERS), *(f"other-{era}" for era in ERAS))
 INDEX_NAME = "styles.csv"
 INDEX_COLUMNS = ("piece", "composer", "era")
 
@@ -75,3 +77,15 @@ def read_style_index(folder: Path) -> Mapping[str, tuple[str, str]]:
         return {}
     with path.open(newline="", encoding="utf-8") as handle:
         return {row["piece"]: (row["composer"], row["era"]) for row in csv.DictReader(handle)}
+
+
+def style_class(composer: str, era: str) -> str | None:
+    """The STYLE_CLASSES name of a piece by `composer` (a surname) of `era`; None without an era."""
+    if composer in COMPOSERS:
+        return composer.lower()
+    return f"other-{era}" if era in ERAS else None
+
+
+def era_of_class(name: str) -> str:
+    """The era a STYLE_CLASSES name belongs to."""
+    return name.removeprefix("other-") if name.startswith("other-") else COMPOSER_ERAS[name.capitalize()]

@@ -161,15 +161,35 @@ def restore(path: Path, models: dcgan.Models) -> tuple[int, dict]:
         return int(saved["step"]), json.loads(str(saved["loop_state"]))
 
 
-def warm_start(path: Path, models: dcgan.Models) -> None:
-    """Start new models from checkpoint `path` of a run whose settings differ in D's views and G's gates only.
+ADDED_LAYERS = ("gate_", "style_")  # G's layers a warm start may add (dcgan.global_gates, style conditioning)
 
-    The generator and its average are taken as they are, but for gates (dcgan.global_gates) the
-    old generator did not have, which keep their nearly open start. D's layers are taken by name, and the
-    verdict's weights on inputs the old D did not have (a view added since) start at zero, so
-    that the new D first judges exactly as the old one did and learns to use the new view.
-    Optimizer state starts afresh. The old run's settings are read from `config.json` in the run
-    folder that holds `path` (`RUN/checkpoints/step_N` or a copy at `RUN/resume/step_N`).
+
+def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path) -> list[np.ndarray]:
+    """`old`'s weights for `new`: as they are, or a dense kernel grown by inputs the old layer did not
+    have (a D view, G's style embedding), whose weights start at zero so that nothing changes yet."""
+    weights = []
+    for new_value, old_value in zip(new.get_weights(), old.get_weights(), strict=True):
+        if new_value.shape == old_value.shape:
+            weights.append(old_value)
+        elif new_value.ndim == 2 and new_value.shape[0] > old_value.shape[0] == old_value.size // new_value.shape[1]:
+            grown = np.zeros_like(new_value)
+            grown[:old_value.shape[0]] = old_value
+            weights.append(grown)
+        else:
+            raise SystemExit(f"train: --init-from {path}: layer {new.name} has shape {old_value.shape} there and "
+                             f"{new_value.shape} here")
+    return weights
+
+
+def warm_start(path: Path, models: dcgan.Models) -> None:
+    """Start new models from checkpoint `path` of a run that differs in D's views, G's gates or styles only.
+
+    G and its average are taken layer by layer in order, but for layers the old G did not have
+    (gates, which start nearly open; a style embedding, whose weights on the latent's dense start at
+    zero). D's layers are taken by name; the verdict's weights on inputs the old D did not have (a
+    view added since) and a new style projection start at zero, so that the new D first judges
+    exactly as the old one did. Optimizer state starts afresh. The old run's settings are read from
+    `config.json` in the run folder that holds `path` (`RUN/checkpoints/step_N` or a copy at `RUN/resume/step_N`).
     """
     from model.config import TrainConfig
 
@@ -180,33 +200,24 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
         raise SystemExit(f"train: --init-from {path}: no {settings} beside it to say how it was built")
     source = dcgan.build_dcgan(TrainConfig.load(settings))
     restore(path, source)
+
+    def kept(model: keras.Model) -> list[keras.layers.Layer]:
+        return [layer for layer in model.layers if layer.weights and not layer.name.startswith(ADDED_LAYERS)]
+
     for target, origin in ((models.generator, source.generator), (models.average, source.average)):
-        pairs = list(zip(*(
-            [layer for layer in model.layers if layer.weights and not layer.name.startswith("gate_")]
-            for model in (target, origin)), strict=False))
-        shapes = [[w.shape for w in new.get_weights()] == [w.shape for w in old.get_weights()] for new, old in pairs]
-        if len(pairs) != len([layer for layer in origin.layers if layer.weights]) or not all(shapes):
-            raise SystemExit(f"train: --init-from {path}: its generator is built differently; "
-                             "only the discriminator's views and the generator's gates may change")
+        if len(kept(target)) != len(kept(origin)):
+            raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
+                             "discriminator's views and the generator's gates and styles may change")
+        added = {layer.name: layer for layer in origin.layers if layer.name.startswith(ADDED_LAYERS)}
+        pairs = [*zip(kept(target), kept(origin), strict=True),
+                 *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]
         for new, old in pairs:
-            new.set_weights(old.get_weights())
+            new.set_weights(_carried(new, old, path))
     old_layers = {layer.name: layer for layer in source.discriminator.layers}
     for layer in models.discriminator.layers:
         old = old_layers.get(layer.name)
-        if old is None or not layer.weights:
-            continue
-        weights = []
-        for new_value, old_value in zip(layer.get_weights(), old.get_weights(), strict=True):
-            if new_value.shape == old_value.shape:
-                weights.append(old_value)
-            elif layer.name.startswith(dcgan.VERDICT) and new_value.shape[0] > old_value.shape[0]:
-                grown = np.zeros_like(new_value)
-                grown[:old_value.shape[0]] = old_value
-                weights.append(grown)
-            else:
-                raise SystemExit(f"train: --init-from {path}: D's layer {layer.name} has shape "
-                                 f"{old_value.shape} there and {new_value.shape} here")
-        layer.set_weights(weights)
+        if old is not None and layer.weights:
+            layer.set_weights(_carried(layer, old, path))
 
 
 def load_generator(path: Path, stage: str = "sample") -> keras.Model:

@@ -35,6 +35,11 @@ class TrainConfig:
     # G's roll gated per beat and per key from the latent (see dcgan.global_gates): rests and a
     # register become one choice each, where generators filled the whole window.
     global_gates: bool = False
+    # Style conditioning (`train --styles`): the classes (midi2img.styles.STYLE_CLASSES) G draws on
+    # request and D's projection judges each roll against, and their shares of the training rolls.
+    styles: tuple[str, ...] = ()
+    style_shares: tuple[float, ...] = ()
+    style_dim: int = 8  # width of G's style embedding, concatenated to the latent
     snap_output: bool = True
     strike_heads: bool = True  # ...and a sounding pixel after silence drawn as an onset, as real notes begin
     onset_velocity: bool = True  # ...and each onset keeps its level, the note's velocity (else all loudest)
@@ -83,7 +88,7 @@ class TrainConfig:
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
-                    "onset_velocity", "piano_rows_only", "global_gates",
+                    "onset_velocity", "piano_rows_only", "global_gates", "styles", "style_dim",
                     "summary_view", "beat_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod
@@ -102,7 +107,7 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         """A run's saved settings; one saved before a setting existed gets what it trained with (OLD_RUN_DEFAULTS)."""
         fields = {**OLD_RUN_DEFAULTS, **json.loads(path.read_text())}
-        for name in ("base_shape", "generator_channels", "discriminator_channels"):
+        for name in ("base_shape", "generator_channels", "discriminator_channels", "styles", "style_shares"):
             fields[name] = tuple(fields[name])
         return cls(**fields)
 

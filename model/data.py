@@ -97,9 +97,16 @@ def sample_rolls(folder: Path, count: int | None, seed: int = 0, stage: str = "t
 
 
 class ImageStream:
-    """Batches of rolls; `batches(start)` yields batch start, start+1, ... forever."""
+    """Batches of rolls; `batches(start)` yields (rolls, styles) for batch start, start+1, ... forever.
 
-    def __init__(self, paths: list[Path], batch_size: int, seed: int, prefetch: int = 4):
+    Without `classes`, styles is None and each epoch is a seeded permutation of the files. With
+    `classes` (each file's style class, 0..n_classes-1), every batch slot draws a class, with
+    probability growing as the square root of its share of the files, so that the small classes
+    are seen often and the large ones still most; then a file of that class; styles are one-hot.
+    """
+
+    def __init__(self, paths: list[Path], batch_size: int, seed: int, prefetch: int = 4,
+                 classes: np.ndarray | None = None, n_classes: int = 0):
         if len(paths) < batch_size:
             raise SystemExit(f"train: {len(paths)} images are fewer than one batch of {batch_size}")
         self.paths = paths
@@ -107,15 +114,30 @@ class ImageStream:
         self.seed = seed
         self.prefetch = prefetch
         self.batches_per_epoch = len(paths) // batch_size
+        self.classes, self.n_classes = classes, n_classes
+        if classes is not None:
+            self.members = [np.flatnonzero(classes == c) for c in range(n_classes)]
+            weights = np.sqrt([len(m) for m in self.members])
+            self.class_probabilities = weights / weights.sum()
 
-    def batch_paths(self, index: int) -> list[Path]:
+    def batch_indices(self, index: int) -> np.ndarray:
+        if self.classes is not None:
+            rng = np.random.default_rng([self.seed, 5, index])
+            drawn = rng.choice(self.n_classes, self.batch_size, p=self.class_probabilities)
+            return np.array([rng.choice(self.members[c]) for c in drawn])
         epoch, position = divmod(index, self.batches_per_epoch)
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
-        chosen = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return [self.paths[i] for i in chosen]
+        return order[position * self.batch_size:(position + 1) * self.batch_size]
 
-    def load_batch(self, index: int) -> np.ndarray:
-        return np.stack([load_roll(p) for p in self.batch_paths(index)])
+    def batch_paths(self, index: int) -> list[Path]:
+        return [self.paths[i] for i in self.batch_indices(index)]
+
+    def load_batch(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        chosen = self.batch_indices(index)
+        rolls = np.stack([load_roll(self.paths[i]) for i in chosen])
+        if self.classes is None:
+            return rolls, None
+        return rolls, np.eye(self.n_classes, dtype=np.float32)[self.classes[chosen]]
 
     def batches(self, start: int = 0) -> Iterator[np.ndarray]:
         ready: queue.Queue = queue.Queue(maxsize=self.prefetch)

@@ -163,6 +163,28 @@ def global_gates(latent, roll, keys: int):
     return GateRoll(name="gate_roll", dtype="float32")([roll, beats, per_key])
 
 
+@keras.saving.register_keras_serializable(package="pianola")
+class StyleWeights(layers.Layer):
+    """A style-conditioned generator's style input, passed on as it is: per roll, a weight per style class.
+
+    It carries the class names and their shares of the training rolls in the saved model, so
+    that `sample --style` can name them and draw them in the training set's proportions.
+    """
+
+    def __init__(self, names: tuple[str, ...] = (), shares: tuple[float, ...] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.names, self.shares = tuple(names), tuple(float(share) for share in shares)
+
+    def call(self, weights):
+        return weights
+
+    def get_config(self):
+        return {**super().get_config(), "names": list(self.names), "shares": list(self.shares)}
+
+
+STYLE_INPUT = "style_weights"  # the StyleWeights layer's name in a style-conditioned generator
+
+
 # Mean |pixel difference| in [-1, 1] units of two random MAESTRO train rolls (512 pairs).
 REAL_ROLL_GAP = 0.107
 LATENT_GAP = 1.128  # mean |difference| of two standard normals: 2 / sqrt(pi)
@@ -273,7 +295,13 @@ def build_generator(config: TrainConfig) -> keras.Model:
     channels = config.generator_channels
     policy = compute_policy(config)
     latent = keras.Input((config.latent_dim,), name="latent")
-    x = layers.Dense(height * width * channels[0], dtype=policy)(latent)
+    inputs, x = latent, latent
+    if config.styles:  # the style's embedding joins the latent; zero rows of the dense add a style to a warm start
+        style = keras.Input((len(config.styles),), name="style")
+        weights = StyleWeights(config.styles, config.style_shares, name=STYLE_INPUT)(style)
+        embedding = layers.Dense(config.style_dim, use_bias=False, name="style_embedding")(weights)
+        inputs, x = [latent, style], layers.Concatenate(name="latent_and_style")([latent, embedding])
+    x = layers.Dense(height * width * channels[0], dtype=policy, name="latent_dense")(x)
     x = layers.LeakyReLU(0.2, dtype=policy)(x)
     x = layers.Reshape((height, width, channels[0]), dtype=policy)(x)
     for filters in channels[1:] + (channels[-1],):
@@ -295,7 +323,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
         x = SnapToLevels(config.strike_heads, config.onset_velocity)(x)
     if config.piano_rows_only:
         x = SilenceAbovePiano(ROWS_ABOVE_PIANO)(x)
-    return keras.Model(latent, x, name="generator")
+    return keras.Model(inputs, x, name="generator")
 
 
 VERDICT = "verdict"  # the name of D's last dense layer
@@ -342,9 +370,19 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
         x = layers.Concatenate(dtype="float32")([x, *views])
     x = layers.Dropout(config.dropout, seed=config.seed)(x)
     # Its inputs in order: the trunk, then each view; a warm start (model/checkpoint.py) relies on that.
-    x = normalized(layers.Dense(1, name=VERDICT))(x)
+    features = x
+    x = normalized(layers.Dense(1, name=VERDICT))(features)
+    inputs = image
+    if config.styles:
+        # Projection discriminator (Miyato and Koyama, 2018): the verdict plus the inner product of
+        # the roll's features with its style's embedding, which starts at zero (D as unconditioned).
+        style = keras.Input((len(config.styles),), name="style")
+        embedded = layers.Dense(features.shape[-1], use_bias=False, kernel_initializer="zeros", dtype="float32",
+                                name="style_projection")(style)
+        x = layers.Add(dtype="float32")([x, layers.Dot(axes=1, dtype="float32")([embedded, features])])
+        inputs = [image, style]
     x = layers.Activation("sigmoid")(x)
-    return keras.Model(image, x, name="discriminator")
+    return keras.Model(inputs, x, name="discriminator")
 
 
 BUILDERS = {

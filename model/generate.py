@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from model.data import tanh_to_pixels
+from model.dcgan import STYLE_INPUT, StyleWeights
 
 
 def latents(seed: int | list[int], count: int, latent_dim: int) -> np.ndarray:
@@ -13,9 +14,30 @@ def latents(seed: int | list[int], count: int, latent_dim: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
 
 
-def generate_rolls(generator: keras.Model, z: np.ndarray) -> np.ndarray:
-    """(n, latent_dim) -> (n, 106, 300) uint8 rolls, mapping tanh's [-1, 1] onto [0, 255]."""
-    return tanh_to_pixels(np.asarray(generator.predict_on_batch(z), dtype=np.float32)[..., 0])
+def style_input(generator: keras.Model) -> StyleWeights | None:
+    """A style-conditioned generator's style layer (its class names and shares); None for one without styles."""
+    try:
+        return generator.get_layer(STYLE_INPUT)
+    except ValueError:
+        return None
+
+
+def average_style(generator: keras.Model, count: int) -> np.ndarray | None:
+    """(count, classes): every class at its share of the training rolls, for a generator with styles; else None."""
+    layer = style_input(generator)
+    return None if layer is None else np.tile(np.asarray(layer.shares, np.float32), (count, 1))
+
+
+def generate_rolls(generator: keras.Model, z: np.ndarray, styles: np.ndarray | None = None) -> np.ndarray:
+    """(n, latent_dim) -> (n, 106, 300) uint8 rolls, mapping tanh's [-1, 1] onto [0, 255].
+
+    A style-conditioned generator also takes (n, classes) style weights; without them, its
+    average style (average_style).
+    """
+    if styles is None:
+        styles = average_style(generator, len(z))
+    rolls = generator.predict_on_batch(z if styles is None else [z, np.asarray(styles, np.float32)])
+    return tanh_to_pixels(np.asarray(rolls, dtype=np.float32)[..., 0])
 
 
 def roll_grid(rolls: np.ndarray, columns: int = 2, gap: int = 2) -> np.ndarray:

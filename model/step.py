@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
+import numpy as np
 from keras import ops
 
 from model.config import TrainConfig
@@ -144,12 +145,15 @@ class GanStep:
         self._penalized = compile_step(lambda *args: self._step(*args, penalize=True))
 
     def step(self, state: State, real, latent, real_labels, fake_labels, decay: float,
-             step: int) -> tuple[State, StepOutput]:
+             step: int, styles=None) -> tuple[State, StepOutput]:
         """Step `step` from numpy inputs (tensors first, so that a compiled step is traced once).
 
-        Under a `keras.distribution` (data parallelism on JAX), each batch is split across the devices.
+        `styles` (batch, classes): the real batch's style weights, which G's batch is asked for too;
+        a model without styles takes none. Under a `keras.distribution` (data parallelism on JAX),
+        each batch is split across the devices.
         """
-        inputs = [ops.convert_to_tensor(x, "float32") for x in (real, latent, real_labels, fake_labels)]
+        styles = np.zeros((len(real), 0), np.float32) if styles is None else styles
+        inputs = [ops.convert_to_tensor(x, "float32") for x in (real, latent, real_labels, fake_labels, styles)]
         distribution = keras.distribution.distribution()
         if distribution is not None:
             inputs = [keras.distribution.distribute_tensor(x, distribution.get_data_layout(x.shape)) for x in inputs]
@@ -193,15 +197,21 @@ class GanStep:
             for variable, value in zip(variables, values, strict=True):
                 variable.assign(keras.ops.convert_to_numpy(value))  # a copy: the step may reuse its buffers
 
-    def _d_loss(self, d_trainable, d_fixed, rolls, labels, penalize=False):
+    def _with_styles(self, x, styles):
+        """A network's input: `x` alone, or with the styles where the models are style-conditioned."""
+        return [x, styles] if self.config.styles else x
+
+    def _d_loss(self, d_trainable, d_fixed, rolls, labels, styles, penalize=False):
         """D's loss on one batch; with `penalize`, plus the lazy R1 penalty on its input gradients."""
         discriminator = self.models.discriminator
         if not penalize:
-            probabilities, d_fixed = discriminator.stateless_call(d_trainable, d_fixed, rolls, training=True)
+            probabilities, d_fixed = discriminator.stateless_call(d_trainable, d_fixed,
+                                                                  self._with_styles(rolls, styles), training=True)
             return binary_crossentropy(labels, probabilities), (d_fixed, ops.mean(probabilities))
 
         def summed_logits(x):
-            probabilities, fixed = discriminator.stateless_call(d_trainable, d_fixed, x, training=True)
+            probabilities, fixed = discriminator.stateless_call(d_trainable, d_fixed, self._with_styles(x, styles),
+                                                                training=True)
             probabilities = ops.clip(ops.cast(probabilities, "float32"), 1e-6, 1 - 1e-6)
             return ops.sum(ops.log(probabilities) - ops.log(1.0 - probabilities)), (probabilities, fixed)
 
@@ -210,15 +220,17 @@ class GanStep:
         penalty = 0.5 * self.config.r1_gamma * self.config.r1_every * ops.mean(ops.sum(slopes**2, axis=(1, 2, 3)))
         return binary_crossentropy(labels, probabilities) + penalty, (d_fixed, ops.mean(probabilities))
 
-    def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent):
-        rolls, g_fixed = self.models.generator.stateless_call(g_trainable, g_fixed, latent, training=True)
-        probabilities, d_fixed = self.models.discriminator.stateless_call(d_trainable, d_fixed, rolls, training=True)
+    def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent, styles):
+        rolls, g_fixed = self.models.generator.stateless_call(g_trainable, g_fixed, self._with_styles(latent, styles),
+                                                              training=True)
+        judged = self._with_styles(rolls, styles)
+        probabilities, d_fixed = self.models.discriminator.stateless_call(d_trainable, d_fixed, judged, training=True)
         loss = binary_crossentropy(ops.ones_like(probabilities, dtype="float32"), probabilities)
         if self.config.mode_seeking:
             loss = loss + mode_seeking_loss(latent, ops.cast(rolls, "float32"), self.config.mode_seeking)
         return loss, (g_fixed, d_fixed, rolls)
 
-    def _step(self, state: State, real, latent, real_labels, fake_labels, decay, penalize: bool):
+    def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):
         """G through D, D on a real batch, D on G's batch, then the average: the GAN algorithm."""
         d_optimizer, g_optimizer = self.models.d_optimizer, self.models.g_optimizer
         d_variables = self.models.discriminator.trainable_variables
@@ -226,13 +238,14 @@ class GanStep:
         g_trainable, g_fixed, d_trainable, d_fixed, d_state, g_state, average = state
         # Training mode throughout: batch-normalized layers see batch statistics.
         g_loss, (g_fixed, d_fixed, fake), gradients = self.g_gradients(g_trainable, g_fixed, d_trainable, d_fixed,
-                                                                       latent)
+                                                                       latent, styles)
         g_trainable, g_state = apply_gradients(g_optimizer, g_state, gradients, g_trainable, g_variables)
         fake = ops.stop_gradient(fake)
 
-        d_loss_real, (d_fixed, d_real), gradients = self.d_gradients(d_trainable, d_fixed, real, real_labels, penalize)
+        d_loss_real, (d_fixed, d_real), gradients = self.d_gradients(d_trainable, d_fixed, real, real_labels, styles,
+                                                                     penalize)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
-        d_loss_fake, (d_fixed, d_fake), gradients = self.d_gradients(d_trainable, d_fixed, fake, fake_labels)
+        d_loss_fake, (d_fixed, d_fake), gradients = self.d_gradients(d_trainable, d_fixed, fake, fake_labels, styles)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
 
         average = [decay * a + (1.0 - decay) * ops.cast(w, a.dtype)

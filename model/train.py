@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.rollpng import write_png_atomic
-from midi2img.styles import piece_of
+from midi2img.styles import STYLE_CLASSES, piece_of, read_style_index, style_class
 from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
@@ -115,11 +115,12 @@ class ValidationScore:
         self.real_features = metrics.features(rolls)
         self.real = twosample.prepare(rolls, [piece_of(p) for p in paths])
         self.latents = latents([config.seed, 3], config.validation_rolls, config.latent_dim)
+        self.styles = drawn_styles(config, config.validation_rolls)
         print(f"train: scoring checkpoints against {len(paths)} rolls from {folder}")
 
     def __call__(self, generator: keras.Model) -> tuple[float, float]:
         """(two-sample feature accuracy, Frechet distance) of the generator's rolls."""
-        rolls = generate_rolls(generator, self.latents)
+        rolls = generate_rolls(generator, self.latents, self.styles)
         generated = twosample.prepare(rolls, twosample.own_groups("generated", len(rolls)))
         accuracy = twosample.boosted_accuracy(self.real.musical, self.real.groups, generated.musical,
                                               generated.groups).mean
@@ -198,8 +199,8 @@ class RunFolder:
             progress.write(f"train: step {step}: validation two-sample accuracy {accuracy:.3f} "
                            f"(Frechet distance {fd:.1f}), the best so far")
         preview = latents([self.config.seed, 2], self.config.sample_count, self.config.latent_dim)
-        write_png_atomic(roll_grid(generate_rolls(self.models.average, preview)),
-                         self.path / "samples" / f"step_{step:08d}.png")
+        rolls = generate_rolls(self.models.average, preview, drawn_styles(self.config, len(preview)))
+        write_png_atomic(roll_grid(rolls), self.path / "samples" / f"step_{step:08d}.png")
         _append_log(self.path / "log.csv", row)
         return saved
 
@@ -216,6 +217,16 @@ def stop_reason(balance: Balance, step: int, seconds: float, config: TrainConfig
     return None
 
 
+def drawn_styles(config: TrainConfig, count: int) -> np.ndarray | None:
+    """(count, classes) one-hot styles drawn in the training rolls' proportions, for scoring and previews; None
+    without styles."""
+    if not config.styles:
+        return None
+    shares = np.asarray(config.style_shares) / np.sum(config.style_shares)
+    drawn = np.random.default_rng([config.seed, 6]).choice(len(config.styles), count, p=shares)
+    return np.eye(len(config.styles), dtype=np.float32)[drawn]
+
+
 def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:
     """Step `step`'s latents, real and fake labels and averaging decay: a pure function of (seed, step)."""
     batch = config.batch_size
@@ -224,18 +235,52 @@ def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray,
     return latents([config.seed, 1, step], batch, config.latent_dim), config.real_label + noise[0], noise[1], decay
 
 
+def style_labels(paths: list[Path], folder: Path, names: tuple[str, ...]) -> np.ndarray:
+    """Each roll's index in `names` by the `styles.csv` beside it (midi2img/styles.py); -1 where it has no style."""
+    index = read_style_index(folder)
+    if not index:
+        raise SystemExit(f"train: --styles needs {folder / 'styles.csv'}, which midi2img writes from MAESTRO's CSV; "
+                         "run `python pipeline.py midi2img` again")
+    classes = [style_class(*index.get(piece_of(path), ("", ""))) for path in paths]
+    return np.array([names.index(c) if c in names else -1 for c in classes])
+
+
+def labelled_stream(images: Path, config: TrainConfig) -> ImageStream:
+    """The training rolls, with their style classes where the run is style-conditioned (unlabelled rolls left out)."""
+    paths = list_images(images)
+    if not config.styles:
+        return ImageStream(paths, config.batch_size, config.seed)
+    labels = style_labels(paths, Path(images), config.styles)
+    if (labels < 0).any():
+        print(f"train: {int((labels < 0).sum())} rolls without a style left out")
+    paths = [path for path, label in zip(paths, labels, strict=True) if label >= 0]
+    return ImageStream(paths, config.batch_size, config.seed, classes=labels[labels >= 0],
+                       n_classes=len(config.styles))
+
+
+def styled_overrides(images: Path, overrides: dict) -> dict:
+    """A new style-conditioned run's settings: every class of STYLE_CLASSES and its share of the training rolls."""
+    labels = style_labels(list_images(images), Path(images), STYLE_CLASSES)
+    counts = np.bincount(labels[labels >= 0], minlength=len(STYLE_CLASSES))
+    return {**overrides, "styles": STYLE_CLASSES, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist())}
+
+
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
-          validation_images: Path | None = None, init_from: Path | None = None, **overrides: object) -> Path:
+          validation_images: Path | None = None, init_from: Path | None = None, styles: bool = False,
+          **overrides: object) -> Path:
     """Train until a stop rule fires; returns the newest checkpoint folder.
 
-    `init_from`, a checkpoint of a run that differs in D's views only, gives a new run its first
-    weights (see checkpoint.warm_start); a run resumed from its own checkpoint ignores it.
+    `init_from`, a checkpoint of a run that differs in D's views, G's gates or styles only, gives a
+    new run its first weights (see checkpoint.warm_start); a run resumed from its own checkpoint ignores it.
+    `styles` conditions a new run on the style classes of `styles.csv` beside `images`.
 
     `validation_images` (default: a `validation` folder beside `images`, if there is one)
     scores each checkpoint; without it no best checkpoint is kept.
     """
+    if styles and not (resume and (run_dir / "config.json").exists()):
+        overrides = styled_overrides(images, overrides)
     config = resolve_config(run_dir, resume, preset, overrides)
-    stream = ImageStream(list_images(images), config.batch_size, config.seed)
+    stream = labelled_stream(images, config)
     print(describe_device())
     print(f"train: {len(stream.paths)} images from {images}, batch {config.batch_size}, run folder {run_dir}")
     if validation_images is None and (Path(images).parent / "validation").is_dir():
@@ -259,8 +304,8 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
 
     started, interval, reason = time.monotonic(), Interval(), None
     with tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True) as progress:
-        for real in stream.batches(start=step):
-            state, out = gan.step(state, real, *step_inputs(config, step), step)
+        for real, real_styles in stream.batches(start=step):
+            state, out = gan.step(state, real, *step_inputs(config, step), step, real_styles)
             step += 1
             d_loss_real, d_loss_fake, g_loss, d_real, d_fake = interval.add(out, step, run.checkpoints, progress)
             balance.update(d_real, d_fake, config)

@@ -22,13 +22,14 @@ from midi2img.spec import (
     pitch_to_row,
     velocity_to_level,
 )
+from midi2img.styles import STYLE_CLASSES, write_style_index
 from model import checkpoint
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
 from model.dcgan import BeatView, GateRoll, MusicAugment, RollSummary, SnapToLevels, build_dcgan, mode_seeking_loss
-from model.generate import generate_rolls
+from model.generate import generate_rolls, style_input
 from model.step import GanStep
-from model.train import Balance, train
+from model.train import Balance, labelled_stream, train
 
 TINY = TrainConfig.from_preset("tiny")
 
@@ -112,8 +113,8 @@ def test_stream_order_is_a_pure_function_of_seed_and_batch_index(tmp_path):
     assert len(set(epoch0)) == 8  # no repeats within an epoch
     assert stream.batch_paths(2) != stream.batch_paths(0)  # a new epoch reshuffles
     assert ImageStream(paths, 4, seed=3).batch_paths(5) == stream.batch_paths(5)
-    resumed = next(stream.batches(start=3))
-    assert np.array_equal(resumed, stream.load_batch(3))
+    resumed, styles = next(stream.batches(start=3))
+    assert np.array_equal(resumed, stream.load_batch(3)[0]) and styles is None
     assert resumed.shape == (4, *IMAGE_SHAPE, 1) and resumed.min() == -1.0 and resumed.max() == 1.0
 
 
@@ -344,7 +345,7 @@ def test_a_warm_start_keeps_the_generator_and_the_critics_verdict_when_d_gains_a
     np.testing.assert_array_equal(rolls, keras.ops.convert_to_numpy(new.average(z)))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(new.discriminator(rolls)),
                                keras.ops.convert_to_numpy(old.discriminator(rolls)), rtol=1e-5, atol=1e-6)
-    with pytest.raises(SystemExit, match="generator is built differently"):
+    with pytest.raises(SystemExit, match=r"latent_dense has shape \(14, .*\) there and \(3, .*\) here"):
         checkpoint.warm_start(saved, build_dcgan(TINY.replace(latent_dim=3)))
     train(images, tmp_path / "new", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
           init_from=saved, beat_view=True)  # the command line's --init-from
@@ -377,6 +378,35 @@ def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tm
     assert np.mean(np.abs(before - after)) < 0.1 and ((after > -1) <= (before > -1)).all()  # only ever quieter
     new.average.save(tmp_path / "g.keras")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "g.keras")(z)), after)
+
+
+def test_a_style_conditioned_run_learns_from_labelled_rolls_and_saves_its_classes(tmp_path):
+    """--styles: each roll's class from styles.csv, the small classes drawn often, the classes saved with G."""
+    images = write_rolls(tmp_path / "train", 24)
+    composers = ["Frédéric Chopin"] * 16 + ["Johann Sebastian Bach"] * 4 + ["Domenico Scarlatti"] * 2 + ["X"] * 2
+    write_style_index(images, [(f"piece{i}", composer) for i, composer in enumerate(composers)])
+    old = tmp_path / "old"
+    train(images, old, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
+    run = tmp_path / "styled"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, styles=True,
+          init_from=checkpoint.list_checkpoints(old / "checkpoints")[-1])
+    config = TrainConfig.load(run / "config.json")
+    assert config.styles == STYLE_CLASSES
+    shares = dict(zip(config.styles, config.style_shares, strict=True))
+    assert shares["chopin"] == pytest.approx(16 / 22) and shares["other-baroque"] == pytest.approx(2 / 22)
+    stream = labelled_stream(images, config)  # the two rolls of no known era are left out
+    assert len(stream.paths) == 22
+    drawn = np.concatenate([stream.load_batch(i)[1].argmax(axis=1) for i in range(50)])
+    seen = np.bincount(drawn, minlength=len(STYLE_CLASSES)) / len(drawn)
+    index = STYLE_CLASSES.index
+    assert seen[index("other-baroque")] > 2 / 22 and seen[index("chopin")] < 16 / 22  # evened out, not equal
+    generator = checkpoint.load_generator(run)
+    assert style_input(generator).names == STYLE_CLASSES
+    z = np.zeros((2, TINY.latent_dim), np.float32)
+    chopin, bach = (np.eye(len(STYLE_CLASSES), dtype=np.float32)[[index(name)] * 2] for name in ("chopin", "bach"))
+    assert generate_rolls(generator, z, chopin).shape == (2, *IMAGE_SHAPE)
+    assert generate_rolls(generator, z).shape == (2, *IMAGE_SHAPE)  # without styles: the average style
+    assert not np.array_equal(generator.predict_on_batch([z, chopin]), generator.predict_on_batch([z, bach]))
 
 
 def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
