@@ -108,7 +108,8 @@ class TrainConfig:
         """A run's saved settings; one saved before a setting existed gets what it trained with (OLD_RUN_DEFAULTS)."""
         fields = {**OLD_RUN_DEFAULTS, **json.loads(path.read_text())}
         for name in ("base_shape", "generator_channels", "discriminator_channels", "styles", "style_shares"):
-            fields[name] = tuple(fields[name])
+            if name in fields:
+                fields[name] = tuple(fields[name])
         return cls(**fields)
 
 

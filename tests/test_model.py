@@ -413,11 +413,12 @@ def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
     saved = dataclasses.asdict(TINY)
     added = ("snap_output", "strike_heads", "summary_view", "mode_seeking", "onset_velocity", "piano_rows_only",
              "mixed_precision")
-    for name in added:
+    for name in (*added, "global_gates", "styles", "style_shares", "style_dim"):  # the last four default to off
         del saved[name]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     old = TrainConfig.load(tmp_path / "config.json")
     assert [getattr(old, name) for name in added] == [False, False, False, 0.0, False, False, False]
+    assert not old.global_gates and old.styles == () and old.style_shares == ()
     assert [getattr(TINY, name) for name in added] == [True, True, True, 1.0, True, True, True]
     baseline = TrainConfig.from_preset("seed2023")
     assert (baseline.snap_output, baseline.strike_heads, baseline.summary_view,
