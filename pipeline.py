@@ -60,9 +60,9 @@ def _within(name: str):
 
 def _add_piece_options(p: argparse.ArgumentParser) -> None:
     """The options of every command that writes pieces: sample, continue, morph."""
-    p.add_argument("--out", type=Path, required=True,
+    p.add_argument("--out", type=Path, default=None,
                    help="output path ending in .mid, .wav, .ogg or .flac; the MIDI, the audio, a .png of the piece "
-                        "(and with --loop a .loop.json) are written beside it with the same stem")
+                        "(and with --loop a .loop.json) are written beside it with the same stem (required)")
     p.add_argument("--model", type=Path, default=SHIPPED_GENERATOR,
                    help="generator .keras file or a run folder (default: the shipped pretrained generator)")
     p.add_argument("--count", type=_positive_int, default=1,
@@ -72,6 +72,10 @@ def _add_piece_options(p: argparse.ArgumentParser) -> None:
                    help="length in seconds, 4 to 1200 (default: one generated image, plus 1 s to ring out)")
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
+    p.add_argument("--style", nargs="?", const="", default=None, metavar="STYLE",
+                   help="with a generator trained with --styles: an era or composer (romantic, chopin), or a "
+                        "schedule such as baroque:30,romantic:60; alone, lists them (default: drawn in MAESTRO's "
+                        "proportions)")
     p.add_argument("--mood", choices=MOODS, default=None,
                    help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
     p.add_argument("--bpm", type=_within("bpm"), default=None,
@@ -272,6 +276,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("sample", "continue", "morph"):
         from model.sample import sample
+
+        if args.style == "":
+            from model.checkpoint import load_generator
+            from model.style import style_help
+
+            print(style_help(load_generator(args.model, args.command)))
+            return 0
+        if args.out is None:
+            raise SystemExit(f"{args.command}: --out is required (the path of the piece to write)")
 
         lufs = target_lufs(args.lufs, args.loudness)
         options = {k: v for k, v in vars(args).items() if k not in (

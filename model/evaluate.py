@@ -28,7 +28,7 @@ from midi2img.styles import piece_of
 from model import metrics, twosample
 from model.checkpoint import load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
-from model.generate import generate_rolls, latents
+from model.generate import generate_rolls, latent_dim, latents
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
 CLASSIFIERS = {  # two-sample classifiers: report key -> what the table calls it
@@ -105,7 +105,7 @@ def two_sample_tests(real: twosample.PreparedSet, reference: twosample.PreparedS
 
 
 def generate_in_batches(generator, count: int, seed: int) -> np.ndarray:
-    z = latents([seed, 5], count, generator.input_shape[-1])
+    z = latents([seed, 5], count, latent_dim(generator))
     batches = range(0, count, GENERATE_BATCH)
     return np.concatenate([generate_rolls(generator, z[i:i + GENERATE_BATCH])
                            for i in tqdm(batches, desc="evaluate: generating", unit="batch", leave=False)])

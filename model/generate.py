@@ -28,15 +28,25 @@ def average_style(generator: keras.Model, count: int) -> np.ndarray | None:
     return None if layer is None else np.tile(np.asarray(layer.shares, np.float32), (count, 1))
 
 
+def latent_dim(generator: keras.Model) -> int:
+    """The size of the generator's latent vector (its first input)."""
+    shape = generator.input_shape
+    return (shape[0] if isinstance(shape, list) else shape)[-1]
+
+
+def generator_input(generator: keras.Model, z, styles: np.ndarray | None = None):
+    """What the generator takes for latents `z`: z itself, or z with style weights (default: its average style)."""
+    if style_input(generator) is None:
+        return z
+    return [z, average_style(generator, len(z)) if styles is None else np.asarray(styles, np.float32)]
+
+
 def generate_rolls(generator: keras.Model, z: np.ndarray, styles: np.ndarray | None = None) -> np.ndarray:
     """(n, latent_dim) -> (n, 106, 300) uint8 rolls, mapping tanh's [-1, 1] onto [0, 255].
 
-    A style-conditioned generator also takes (n, classes) style weights; without them, its
-    average style (average_style).
+    A style-conditioned generator also takes (n, classes) style weights (see generator_input).
     """
-    if styles is None:
-        styles = average_style(generator, len(z))
-    rolls = generator.predict_on_batch(z if styles is None else [z, np.asarray(styles, np.float32)])
+    rolls = generator.predict_on_batch(generator_input(generator, z, styles))
     return tanh_to_pixels(np.asarray(rolls, dtype=np.float32)[..., 0])
 
 

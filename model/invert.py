@@ -17,7 +17,7 @@ from keras import ops
 
 from img2midi.core import roll_to_notes
 from midi2img.spec import ONSET_MIN_LEVEL, SUSTAIN_LEVEL
-from model.generate import generate_rolls, latents
+from model.generate import generate_rolls, generator_input, latent_dim, latents
 from model.step import compile_step, value_and_gradients
 
 CANDIDATES = 64  # random latents scored per roll
@@ -59,11 +59,11 @@ def onset_f1(found: np.ndarray, wanted: np.ndarray) -> float:
 def invert(generator: keras.Model, rolls: np.ndarray, seed: int = 0) -> Inversion:
     """The latent whose generated roll best matches each of `rolls` (n, 106, 300) uint8."""
     rolls = np.asarray(rolls)
-    dim = generator.input_shape[-1]
+    dim = latent_dim(generator)
     sounding, onsets = pixel_targets(rolls)
 
     def loss(trainable, sounding, onsets):
-        per_roll = soft_dice_loss(generator(trainable[0], training=False), sounding, onsets)
+        per_roll = soft_dice_loss(generator(generator_input(generator, trainable[0]), training=False), sounding, onsets)
         return ops.sum(per_roll), per_roll
 
     step = compile_step(value_and_gradients(loss))
@@ -71,8 +71,8 @@ def invert(generator: keras.Model, rolls: np.ndarray, seed: int = 0) -> Inversio
     for index in range(len(rolls)):
         z = latents([seed, 9, index], CANDIDATES, dim)
         scores = np.concatenate([keras.ops.convert_to_numpy(soft_dice_loss(
-            generator(z[i:i + 16], training=False), sounding[index:index + 1], onsets[index:index + 1]))
-            for i in range(0, CANDIDATES, 16)])
+            generator(generator_input(generator, z[i:i + 16]), training=False), sounding[index:index + 1],
+            onsets[index:index + 1])) for i in range(0, CANDIDATES, 16)])
         z = z[np.argsort(scores)[:REFINED]]
         first, second = np.zeros_like(z), np.zeros_like(z)  # Adam's moments, per latent
         targets = (np.repeat(sounding[index:index + 1], REFINED, 0), np.repeat(onsets[index:index + 1], REFINED, 0))

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from midi2img.spec import N_PITCHES, WINDOW_STEPS
-from model.generate import generate_rolls, latents
+from model.generate import generate_rolls, latent_dim, latents
 
 OVERLAP_STEPS = 32  # two 4/4 bars of sixteenths: long enough to cross-fade, short enough to keep each window's music
 ANCHOR_WINDOWS = 3  # windows from one latent anchor to the next: neighbours are related, not repeats
@@ -126,22 +126,34 @@ def piece_anchors(seed: int, count: int, per_piece: int, dim: int) -> np.ndarray
     return latents(seed, count * per_piece, dim).reshape(count, per_piece, -1)
 
 
+def window_styles(plan: np.ndarray, starts: np.ndarray, loop: bool) -> np.ndarray:
+    """(count * windows, classes): each window's style, the mean over its steps of a (count, steps, classes) plan."""
+    steps = plan.shape[1]
+    columns = starts[:, None] + np.arange(WINDOW_STEPS)
+    columns = columns % steps if loop else np.minimum(columns, steps - 1)
+    return plan[:, columns].mean(axis=2).reshape(-1, plan.shape[2])
+
+
 def generate_pieces(generator: keras.Model, seed: int, count: int, total_steps: int, loop: bool,
-                    anchors: np.ndarray | None = None) -> np.ndarray:
-    """(count, 106, total_steps) uint8 rolls, a pure function of the seed (and `anchors`).
+                    anchors: np.ndarray | None = None, styles: np.ndarray | None = None) -> np.ndarray:
+    """(count, 106, total_steps) uint8 rolls, a pure function of the seed (and `anchors`, `styles`).
 
     Anchors come from one stream of latents(seed), piece after piece, so a one-window piece
     is exactly the roll that latents(seed, count, dim)[index] gives. `anchors` (count, k, dim),
     where given, take the place of each piece's first k (a primer's latent, a morph's path).
+    `styles` (count, total_steps, classes), for a style-conditioned generator, says which style
+    each step is in (model/style.py); without, its average style.
     """
     starts = window_starts(total_steps, loop)
     per_piece = anchor_count(len(starts), loop)
-    path_anchors = piece_anchors(seed, count, per_piece, generator.input_shape[-1])
+    path_anchors = piece_anchors(seed, count, per_piece, latent_dim(generator))
     if anchors is not None:
         given = min(per_piece, np.shape(anchors)[1])
         path_anchors[:, :given] = np.asarray(anchors, np.float32)[:, :given]
     z = np.concatenate([latent_path(a, len(starts), loop) for a in path_anchors])
-    windows = np.concatenate([generate_rolls(generator, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
+    weights = None if styles is None else window_styles(np.asarray(styles, np.float32), starts, loop)
+    windows = np.concatenate([generate_rolls(generator, z[i:i + BATCH], None if weights is None
+                                             else weights[i:i + BATCH]) for i in range(0, len(z), BATCH)])
     windows = windows.reshape(count, len(starts), N_PITCHES, -1)
     return np.stack([join_windows(w, starts, total_steps, loop) for w in windows])
 
@@ -164,26 +176,28 @@ def splice(roll: np.ndarray, into: np.ndarray, at_end: bool) -> np.ndarray:
 
 
 def generate_ends(generator: keras.Model, seed: int, loops: np.ndarray, intro_steps: int,
-                  outro_steps: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                  outro_steps: int, styles: np.ndarray | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(intros, outros) for the loops that generate_pieces(generator, seed, len(loops), ..., loop=True) made.
 
     Each intro's latent path runs from a fresh anchor towards its loop's first anchor, and each
     outro's from there towards another fresh anchor, so they share the loop's register and
     texture; they are then spliced into the loop's last and first columns (see splice).
+    `styles` (count, classes): each loop's style, which its intro and outro keep.
     """
-    count, dim = len(loops), generator.input_shape[-1]
+    count, dim = len(loops), latent_dim(generator)
     per_piece = anchor_count(len(window_starts(loops.shape[2], True)), True)
     firsts = piece_anchors(seed, count, per_piece, dim)[:, 0]
     fresh = latents([seed, 8], 2 * count, dim).reshape(count, 2, -1)
 
-    def along(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    def along(a: np.ndarray, b: np.ndarray, steps: int, style: np.ndarray | None) -> np.ndarray:
         starts = window_starts(steps, False)
         path = np.stack([slerp(a, b, (i + 1) / (len(starts) + 1)) for i in range(len(starts))])
-        return join_windows(generate_rolls(generator, path), starts, steps, False)
+        weights = None if style is None else np.repeat(style[None], len(path), axis=0)
+        return join_windows(generate_rolls(generator, path, weights), starts, steps, False)
 
     intros, outros = [], []
-    for loop, first, (before, after) in zip(loops, firsts, fresh, strict=True):
-        empty = np.zeros((N_PITCHES, 0), np.uint8)
-        intros.append(splice(along(before, first, intro_steps), loop, at_end=True) if intro_steps else empty)
-        outros.append(splice(along(first, after, outro_steps), loop, at_end=False) if outro_steps else empty)
+    for index, (loop, first, (before, after)) in enumerate(zip(loops, firsts, fresh, strict=True)):
+        empty, style = np.zeros((N_PITCHES, 0), np.uint8), None if styles is None else styles[index]
+        intros.append(splice(along(before, first, intro_steps, style), loop, at_end=True) if intro_steps else empty)
+        outros.append(splice(along(first, after, outro_steps, style), loop, at_end=False) if outro_steps else empty)
     return intros, outros

@@ -36,6 +36,7 @@ from model.checkpoint import draws_velocities, load_generator
 from model.longform import OVERLAP_STEPS, generate_ends, generate_pieces, splice
 from model.options import DEFAULT_LUFS
 from model.primer import Source
+from model.style import plan_names, style_plan
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 OUTRO_RING_SECONDS = 2.5  # an outro's held chord rings this long past its last step
@@ -104,12 +105,13 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
            audio_format: str | None = None, duration: float | None = None, loop: bool = False,
            sample_rate: int = 44100, lufs: float = DEFAULT_LUFS, transpose: int = 0, mood: str | None = None,
            channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False,
-           generator: keras.Model | None = None, source: Source | None = None) -> list[Path]:
+           style: str | None = None, generator: keras.Model | None = None, source: Source | None = None) -> list[Path]:
     """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
 
     A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
     ends with the outro when the game lets it; the three parts are written beside it as well.
-    `source` (model/primer.py) starts the pieces from the user's music instead of chance.
+    `source` (model/primer.py) starts the pieces from the user's music instead of chance; `style`
+    asks a style-conditioned generator for an era, a composer or a schedule of them (model/style.py).
     Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
     and the options that need --loop are checked here, first, as they decide what is written.
     """
@@ -141,8 +143,9 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     velocities = draws_velocities(generator)
     joined = min(OVERLAP_STEPS, primer.steps) if primer else 0  # steps where the primer fades into its continuation
     generated_steps = n_steps - (primer.steps - joined if primer else 0)
+    plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)
     rolls = generate_pieces(generator, seed, count, generated_steps, loop,
-                            source.anchors(generated_steps) if source else None)
+                            source.anchors(generated_steps) if source else None, plan)
 
     def notes_of(roll: np.ndarray, ring: bool) -> np.ndarray:
         notes = arrange(decode_piece(roll, threshold, ring, velocities), roll, preset, transpose, ring)
@@ -162,7 +165,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         rings = [rotate_loop_notes(ring, seam, n_steps) for ring, seam in zip(rings, seams, strict=True)]
         rolls = np.stack([np.roll(roll, -seam, axis=1) for roll, seam in zip(rolls, seams, strict=True)])
     if framed:
-        intros, outros = generate_ends(generator, seed, rolls, intro_steps, outro_steps)
+        intros, outros = generate_ends(generator, seed, rolls, intro_steps, outro_steps,
+                                       None if plan is None else plan.mean(axis=1))
     at = loop_samples(intro_steps + 2 * n_steps + outro_steps, seconds_per_step, sample_rate)  # step -> sample
     cuts = (int(at[intro_steps]), int(at[intro_steps + n_steps]), int(at[intro_steps + 2 * n_steps]))
     # The loop region in the audio file, in samples: after the intro, as long as the loop's second round.
@@ -218,7 +222,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
                                (intro_steps / STEPS_PER_BEAT, n_steps / STEPS_PER_BEAT))
         else:  # an earlier --loop run's loop points would be wrong for the files just written
             paths.sidecar.unlink(missing_ok=True)
-        character = f"{mood}, {preset.key}, " if preset else ""
+        character = (f"{plan_names(generator, plan[index])}, " if plan is not None else "") + \
+            (f"{mood}, {preset.key}, " if preset else "")
         shape = (f"{intro_steps * seconds_per_step:.1f} s intro, {n_steps * seconds_per_step:.1f} s loop, "
                  f"{outro_steps * seconds_per_step:.1f} s outro and {OUTRO_RING_SECONDS:g} s ring" if framed
                  else f"{seconds:.1f} s{' loop' if loop else ''}")

@@ -1,0 +1,63 @@
+"""Style on request: a small style-conditioned generator trained here, asked for eras, composers and schedules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_model import write_rolls
+
+import pipeline
+from midi2img.styles import STYLE_CLASSES, write_style_index
+from model import checkpoint
+from model.sample import sample
+from model.style import parse_schedule, style_plan
+from model.train import train
+
+
+@pytest.fixture(scope="module")
+def styled(tmp_path_factory) -> Path:
+    """A tiny generator trained two steps with styles: Chopin, Bach, Debussy and one Scarlatti roll."""
+    folder = tmp_path_factory.mktemp("styled")
+    images = write_rolls(folder / "train", 16)
+    composers = ["Frédéric Chopin"] * 8 + ["Johann Sebastian Bach"] * 4 + ["Claude Debussy"] * 3 + ["D. Scarlatti"]
+    write_style_index(images, [(f"piece{i}", c) for i, c in enumerate(composers)])
+    train(images, folder / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, styles=True)
+    return folder / "run"
+
+
+def test_a_request_draws_its_classes_in_the_training_shares_and_a_schedule_changes_on_time(styled):
+    generator = checkpoint.load_generator(styled)
+    index = STYLE_CLASSES.index
+    eras = style_plan(generator, "baroque", 40, 8, 0.125, seed=1)
+    drawn = set(eras[:, 0].argmax(axis=1).tolist())
+    assert drawn == {index("bach"), index("other-baroque")}  # Bach four times as often as Scarlatti's class
+    assert np.sum(eras[:, 0, index("bach")]) > np.sum(eras[:, 0, index("other-baroque")])
+    plan = style_plan(generator, "bach:1,chopin:2", 2, 40, 0.125, seed=1)  # 8 steps of Bach, then Chopin
+    assert (plan[:, :8, index("bach")] == 1).all() and (plan[:, 8:, index("chopin")] == 1).all()
+    everything = style_plan(generator, None, 200, 1, 0.125, seed=1)[:, 0].sum(axis=0)
+    assert everything[index("chopin")] > everything[index("debussy")] > 0  # MAESTRO's proportions, here 8:3
+    with pytest.raises(SystemExit, match="no such style"):
+        style_plan(generator, "jazz", 1, 8, 0.125, seed=1)
+    with pytest.raises(SystemExit, match="give every style of a schedule its seconds"):
+        parse_schedule("bach:10,chopin", "sample")
+
+
+def test_sample_takes_a_style_and_names_it_and_the_same_seed_gives_the_same_bytes(styled, tmp_path, capsys):
+    for attempt in ("a", "b"):
+        (midi,) = sample(tmp_path / attempt / "x.mid", styled, seed=3, duration=8, audio=False, style="chopin")
+        assert "chopin" in capsys.readouterr().out
+    assert (tmp_path / "a" / "x.mid").read_bytes() == (tmp_path / "b" / "x.mid").read_bytes()
+    sample(tmp_path / "c" / "x.mid", styled, seed=3, duration=8, audio=False, style="bach:4,debussy:4", loop=True)
+    assert "bach then debussy" in capsys.readouterr().out
+
+
+def test_style_alone_lists_the_styles_and_an_unstyled_generator_says_it_takes_none(styled, tmp_path, capsys):
+    assert pipeline.main(["sample", "--model", str(styled), "--style"]) == 0
+    listing = capsys.readouterr().out
+    assert "romantic" in listing and "chopin" in listing and "baroque:30,romantic:60" in listing
+    with pytest.raises(SystemExit, match="trained without styles"):
+        sample(tmp_path / "x.mid", pipeline.SHIPPED_GENERATOR, duration=8, audio=False, style="chopin")
+    with pytest.raises(SystemExit, match="--out is required"):
+        pipeline.main(["sample", "--model", str(styled), "--style", "chopin"])
