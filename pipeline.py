@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="report name (default: the model's folder or file name)")
     p.add_argument("--reports", type=Path, default=Path("reports"), help="where reports go (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="latents and real-roll choice (default: %(default)s)")
+    p.add_argument("--by-style", action="store_true",
+                   help="also: an era classifier's ceiling on real rolls and, for a generator trained with --styles, "
+                        "how often it gives the era asked for")
 
     p = commands.add_parser("sample", help="generate music: MIDI, game-ready audio (WAV/OGG/FLAC) and a picture")
     _add_piece_options(p)

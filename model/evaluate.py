@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +24,11 @@ from tqdm import tqdm
 from img2midi.core import roll_to_notes
 from midi2img.atomic import atomic_path
 from midi2img.spec import pitch_class_histogram
-from midi2img.styles import piece_of
-from model import metrics, twosample
+from midi2img.styles import ERAS, piece_of, read_style_index
+from model import metrics, styletest, twosample
 from model.checkpoint import load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
-from model.generate import generate_rolls, latent_dim, latents
+from model.generate import generate_rolls, latent_dim, latents, style_input
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
 CLASSIFIERS = {  # two-sample classifiers: report key -> what the table calls it
@@ -114,8 +114,9 @@ def generate_in_batches(generator, count: int, seed: int) -> np.ndarray:
 def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
              reference: Path = Path("data/images/validation"), train_images: Path = Path("data/images/train"),
              name: str | None = None, reports: Path = Path("reports"), seed: int = 0, folds: int = 5,
-             cnn: twosample.CnnSettings = twosample.DEFAULT_CNN) -> Path:
-    """Score a generator; returns the report folder. `folds` and `cnn` set the two-sample tests."""
+             cnn: twosample.CnnSettings = twosample.DEFAULT_CNN, by_style: bool = False) -> Path:
+    """Score a generator; returns the report folder. `folds` and `cnn` set the two-sample tests;
+    `by_style` adds, for a style-conditioned generator, how well it gives each era asked for."""
     model = Path(model)
     if name is None:  # pretrained/generator.keras -> "pretrained", runs/x -> "x", mine.keras -> "mine"
         name = model.parent.name if model.is_file() and model.stem == "generator" else model.stem
@@ -144,6 +145,9 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     add_dynamics(summary, prepared)
     summary["two_sample"] = summarize_two_sample(tests, folds, cnn)
     text = render_markdown(name, model, summary, n, real, reference, train_images)
+    if by_style:
+        summary["by_style"] = style_section(generator, real, real_paths, prepared["real (test)"], train_images, n, seed)
+        text += "\n" + "\n".join(render_by_style(summary["by_style"], n, real, train_images))
     with atomic_path(folder / "report.md") as tmp:
         tmp.write_text(text)
     with atomic_path(folder / "report.json") as tmp:
@@ -153,6 +157,56 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     print(text)
     print(f"evaluate: wrote {folder / 'report.md'} and {folder / 'distributions.png'}")
     return folder
+
+
+STYLE_TRAINING_ROLLS = 4000  # real train rolls the era classifier learns from (about a quarter of them)
+
+
+def era_indices(folder: Path, paths: list[Path]) -> np.ndarray:
+    """Each roll's era index (midi2img.styles.ERAS) by the styles.csv beside it; -1 where it has none."""
+    index = read_style_index(folder)
+    if not index:
+        raise SystemExit(f"evaluate: --by-style needs {folder / 'styles.csv'}; run `python pipeline.py midi2img` again")
+    eras = [index.get(piece_of(path), ("", ""))[1] for path in paths]
+    return np.array([ERAS.index(era) if era in ERAS else -1 for era in eras])
+
+
+def style_section(generator, real: Path, real_paths: list[Path], real_set: twosample.PreparedSet,
+                  train_images: Path, n: int, seed: int) -> dict:
+    """The era classifier's ceiling on real test rolls and, for a style-conditioned generator, its verdict per era."""
+    paths = sample_paths(train_images, STYLE_TRAINING_ROLLS, seed, "evaluate")
+    train_eras = era_indices(train_images, paths)
+    keep = train_eras >= 0
+    training = twosample.prepare(read_rolls([p for p, k in zip(paths, keep, strict=True) if k], "evaluate"),
+                                 [piece_of(p) for p, k in zip(paths, keep, strict=True) if k])
+    classifier = styletest.train_era_classifier(styletest.features(training), train_eras[keep], seed)
+    real_eras = era_indices(real, real_paths)
+    labelled = np.flatnonzero(real_eras >= 0)
+    real_labelled = real_set.subset(labelled)
+    accuracy, balanced = styletest.ceiling(classifier, real_labelled, real_eras[labelled])
+    section = {"training_rolls": int(keep.sum()), "real_rolls": len(labelled), "ceiling": accuracy,
+               "ceiling_balanced": balanced}
+    if style_input(generator) is not None:
+        section["eras"] = [asdict(score) for score in styletest.score_eras(
+            generator, classifier, real_labelled, real_eras[labelled], n // 2, seed)]
+    return section
+
+
+def render_by_style(section: dict, n: int, real: Path, train_images: Path) -> list[str]:
+    lines = ["## By style", "",
+             f"An era classifier (gradient boosting over the musical and dynamics features, eras weighted evenly) "
+             f"learned from {section['training_rolls']} rolls of `{train_images}`. On {section['real_rolls']} real "
+             f"rolls of `{real}` it gives the right era at **{section['ceiling']:.2f}** (balanced "
+             f"{section['ceiling_balanced']:.2f}; four eras, chance 0.25): the ceiling.", ""]
+    if "eras" not in section:
+        return lines + ["This generator was trained without styles, so it cannot be asked for one.", ""]
+    lines += [f"Asked for each era ({n // 2} rolls each), the share the classifier gives that era, and the two-sample "
+              "feature test against that era's real rolls (0.50: indistinguishable):", "",
+              "| era | given the requested era | two-sample accuracy |", "|---|---|---|"]
+    for score in section["eras"]:
+        lines.append(f"| {score['era']} | {score['given']:.2f} | {score['two_sample']:.2f} |")
+    mean = np.mean([score["given"] for score in section["eras"]])
+    return lines + ["", f"Mean over the eras: {mean:.2f} ({mean / section['ceiling']:.2f} of the ceiling).", ""]
 
 
 def summarize(sets: dict[str, SetScores], real: SetScores, n: int) -> dict:

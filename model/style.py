@@ -40,6 +40,13 @@ def request_classes(generator: keras.Model, request: str, stage: str) -> np.ndar
     return np.array(chosen)
 
 
+def draw_classes(shares: np.ndarray, classes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` of `classes`, each drawn in proportion to its share of the training rolls (evenly if none had any)."""
+    weights = np.asarray(shares, np.float64)[classes]
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(classes), 1 / len(classes))
+    return rng.choice(classes, count, p=weights)
+
+
 def parse_schedule(text: str, stage: str) -> list[tuple[str, float | None]]:
     """'baroque:30,romantic:60' -> [('baroque', 30.0), ('romantic', 60.0)]; 'chopin' -> [('chopin', None)]."""
     parts = []
@@ -87,8 +94,7 @@ def style_plan(generator: keras.Model, request: str | None, count: int, steps: i
         classes = request_classes(generator, name, stage) if name else np.arange(len(layer.names))
         last = index == len(schedule) - 1
         end = steps if last or seconds is None else min(steps, begin + round(seconds / seconds_per_step))
-        weights = shares[classes] / shares[classes].sum()
         for piece in range(count):
-            plan[piece, begin:end, rng.choice(classes, p=weights)] = 1.0
+            plan[piece, begin:end, draw_classes(shares, classes, 1, rng)[0]] = 1.0
         begin = end
     return plan

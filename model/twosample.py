@@ -138,6 +138,11 @@ class PreparedSet:
     musical: np.ndarray  # (n, len(MUSICAL_FEATURES))
     dynamics: np.ndarray  # (n, len(DYNAMICS_FEATURES))
 
+    def subset(self, indices: np.ndarray) -> PreparedSet:
+        """The rolls at `indices`, with everything computed for them."""
+        return PreparedSet(tuple(self.notes[i] for i in indices), tuple(self.struck[i] for i in indices),
+                           self.rolls[indices], self.groups[indices], self.musical[indices], self.dynamics[indices])
+
 
 # --- canonical rolls -----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 from test_model import write_rolls
 
 import pipeline
-from midi2img.styles import STYLE_CLASSES, write_style_index
-from model import checkpoint
+from midi2img.styles import ERAS, STYLE_CLASSES, write_style_index
+from model import checkpoint, twosample
+from model.evaluate import evaluate
 from model.sample import sample
 from model.style import parse_schedule, style_plan
 from model.train import train
@@ -61,3 +63,15 @@ def test_style_alone_lists_the_styles_and_an_unstyled_generator_says_it_takes_no
         sample(tmp_path / "x.mid", pipeline.SHIPPED_GENERATOR, duration=8, audio=False, style="chopin")
     with pytest.raises(SystemExit, match="--out is required"):
         pipeline.main(["sample", "--model", str(styled), "--style", "chopin"])
+
+
+def test_evaluate_by_style_prints_the_classifiers_ceiling_and_each_era_asked_for(styled, tmp_path):
+    test = write_rolls(tmp_path / "test", 12, seed=1)
+    write_style_index(test, [(f"piece{i}", "Frédéric Chopin" if i % 2 else "Johann Sebastian Bach") for i in range(12)])
+    folder = evaluate(styled, n=8, real=test, reference=test, train_images=styled.parent / "train", name="styled",
+                      reports=tmp_path / "reports", cnn=twosample.CnnSettings(filters=(4,), epochs=1), by_style=True)
+    section = json.loads((folder / "report.json").read_text())["by_style"]
+    assert section["real_rolls"] == 8 and 0 <= section["ceiling"] <= 1  # the 8 test rolls evaluate drew
+    assert [score["era"] for score in section["eras"]] == list(ERAS)
+    assert all(score["asked"] == 4 and 0 <= score["given"] <= 1 for score in section["eras"])
+    assert "## By style" in (folder / "report.md").read_text()
