@@ -330,16 +330,21 @@ def test_the_beat_view_reads_harmony_register_and_loudness_beat_by_beat():
     assert bands.max() == pytest.approx(1.0) and onsets.max() == pytest.approx(0.25)  # struck in 1 of 4 steps
 
 
+def warm_started(tmp_path: Path, **changes: object) -> tuple[Path, Path, object, object]:
+    """(images, checkpoint, its models, new models with `changes` warm-started from it) after a 2-step tiny run."""
+    images = write_rolls(tmp_path / "train", 16)
+    train(images, tmp_path / "old", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
+    saved = checkpoint.list_checkpoints(tmp_path / "old" / "checkpoints")[-1]
+    config = TrainConfig.load(tmp_path / "old" / "config.json")
+    old, new = build_dcgan(config), build_dcgan(config.replace(**changes))
+    checkpoint.restore(saved, old)
+    checkpoint.warm_start(saved, new)
+    return images, saved, old, new
+
+
 def test_a_warm_start_keeps_the_generator_and_the_critics_verdict_when_d_gains_a_view(tmp_path):
     """A run that adds the beat view to a trained D starts where that D was: the new view weighs nothing yet."""
-    run = tmp_path / "old"
-    images = write_rolls(tmp_path / "train", 16)
-    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
-    saved = checkpoint.list_checkpoints(run / "checkpoints")[-1]
-    old = build_dcgan(TrainConfig.load(run / "config.json"))
-    checkpoint.restore(saved, old)
-    new = build_dcgan(TrainConfig.load(run / "config.json").replace(beat_view=True))
-    checkpoint.warm_start(saved, new)
+    images, saved, old, new = warm_started(tmp_path, beat_view=True)
     z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
     rolls = keras.ops.convert_to_numpy(old.average(z))
     np.testing.assert_array_equal(rolls, keras.ops.convert_to_numpy(new.average(z)))
@@ -365,14 +370,7 @@ def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll(
 
 def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tmp_path):
     """A run that adds gates to a trained G starts from its trunk, the gates at sigmoid(3) = 0.95."""
-    run = tmp_path / "old"
-    images = write_rolls(tmp_path / "train", 16)
-    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0)
-    saved = checkpoint.list_checkpoints(run / "checkpoints")[-1]
-    old = build_dcgan(TrainConfig.load(run / "config.json"))
-    checkpoint.restore(saved, old)
-    new = build_dcgan(TrainConfig.load(run / "config.json").replace(global_gates=True))
-    checkpoint.warm_start(saved, new)
+    _, _, old, new = warm_started(tmp_path, global_gates=True)
     z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
     before, after = (keras.ops.convert_to_numpy(m.average(z)) for m in (old, new))
     assert np.mean(np.abs(before - after)) < 0.1 and ((after > -1) <= (before > -1)).all()  # only ever quieter
