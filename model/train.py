@@ -29,6 +29,7 @@ from model.data import ImageStream, list_images, read_rolls, sample_paths
 from model.dcgan import Models, build_dcgan
 from model.generate import generate_rolls, latents, roll_grid
 from model.step import GanStep, StepOutput
+from model.style import draw_classes
 
 LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake", "d_real_average",
               "d_fake_average", "images_per_second", "seconds", "validation_accuracy", "validation_fd")
@@ -222,8 +223,8 @@ def drawn_styles(config: TrainConfig, count: int) -> np.ndarray | None:
     without styles."""
     if not config.styles:
         return None
-    shares = np.asarray(config.style_shares) / np.sum(config.style_shares)
-    drawn = np.random.default_rng([config.seed, 6]).choice(len(config.styles), count, p=shares)
+    drawn = draw_classes(np.asarray(config.style_shares), np.arange(len(config.styles)), count,
+                         np.random.default_rng([config.seed, 6]))
     return np.eye(len(config.styles), dtype=np.float32)[drawn]
 
 
