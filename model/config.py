@@ -40,6 +40,9 @@ class TrainConfig:
     styles: tuple[str, ...] = ()
     style_shares: tuple[float, ...] = ()
     style_dim: int = 8  # width of G's style embedding, concatenated to the latent
+    # Weight of an auxiliary style classifier on D's features (AC-GAN): D learns to name each roll's
+    # style, real or generated, G to have its rolls named as asked. 0: none (the projection alone).
+    style_classifier: float = 0.0
     snap_output: bool = True
     strike_heads: bool = True  # ...and a sounding pixel after silence drawn as an onset, as real notes begin
     onset_velocity: bool = True  # ...and each onset keeps its level, the note's velocity (else all loudest)
@@ -88,7 +91,7 @@ class TrainConfig:
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
-                    "onset_velocity", "piano_rows_only", "global_gates", "styles", "style_dim",
+                    "onset_velocity", "piano_rows_only", "global_gates", "styles", "style_dim", "style_classifier",
                     "summary_view", "beat_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod

@@ -382,6 +382,9 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
         x = layers.Add(dtype="float32")([x, layers.Dot(axes=1, dtype="float32")([embedded, features])])
         inputs = [image, style]
     x = layers.Activation("sigmoid")(x)
+    if config.styles and config.style_classifier:  # AC-GAN's head: D also names the roll's style (logits)
+        logits = layers.Dense(len(config.styles), dtype="float32", name="style_logits")(features)
+        return keras.Model(inputs, [x, logits], name="discriminator")
     return keras.Model(inputs, x, name="discriminator")
 
 

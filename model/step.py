@@ -201,31 +201,39 @@ class GanStep:
         """A network's input: `x` alone, or with the styles where the models are style-conditioned."""
         return [x, styles] if self.config.styles else x
 
+    def _judge(self, d_trainable, d_fixed, rolls, styles):
+        """(D's probabilities, its weighted style cross-entropy against `styles` (0 without a classifier), fixed)."""
+        out, d_fixed = self.models.discriminator.stateless_call(d_trainable, d_fixed, self._with_styles(rolls, styles),
+                                                                training=True)
+        if not self.config.style_classifier:
+            return out, 0.0, d_fixed
+        probabilities, logits = out
+        crossentropy = keras.losses.categorical_crossentropy(styles, ops.cast(logits, "float32"), from_logits=True)
+        return probabilities, self.config.style_classifier * ops.mean(crossentropy), d_fixed
+
     def _d_loss(self, d_trainable, d_fixed, rolls, labels, styles, penalize=False):
-        """D's loss on one batch; with `penalize`, plus the lazy R1 penalty on its input gradients."""
-        discriminator = self.models.discriminator
+        """D's loss on one batch (plus naming its styles, where D has a style classifier, as in AC-GAN);
+        with `penalize`, plus the lazy R1 penalty on its input gradients."""
         if not penalize:
-            probabilities, d_fixed = discriminator.stateless_call(d_trainable, d_fixed,
-                                                                  self._with_styles(rolls, styles), training=True)
-            return binary_crossentropy(labels, probabilities), (d_fixed, ops.mean(probabilities))
+            probabilities, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
+            return binary_crossentropy(labels, probabilities) + style_loss, (d_fixed, ops.mean(probabilities))
 
         def summed_logits(x):
-            probabilities, fixed = discriminator.stateless_call(d_trainable, d_fixed, self._with_styles(x, styles),
-                                                                training=True)
+            probabilities, style_loss, fixed = self._judge(d_trainable, d_fixed, x, styles)
             probabilities = ops.clip(ops.cast(probabilities, "float32"), 1e-6, 1 - 1e-6)
-            return ops.sum(ops.log(probabilities) - ops.log(1.0 - probabilities)), (probabilities, fixed)
+            return ops.sum(ops.log(probabilities) - ops.log(1.0 - probabilities)), (probabilities, style_loss, fixed)
 
-        slopes, (probabilities, d_fixed) = input_gradients(summed_logits, rolls)
+        slopes, (probabilities, style_loss, d_fixed) = input_gradients(summed_logits, rolls)
         # R1 (Mescheder et al. 2018): D's slope on real rolls, every r1_every steps at r1_every times the weight.
         penalty = 0.5 * self.config.r1_gamma * self.config.r1_every * ops.mean(ops.sum(slopes**2, axis=(1, 2, 3)))
-        return binary_crossentropy(labels, probabilities) + penalty, (d_fixed, ops.mean(probabilities))
+        return binary_crossentropy(labels, probabilities) + style_loss + penalty, (d_fixed, ops.mean(probabilities))
 
     def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent, styles):
         rolls, g_fixed = self.models.generator.stateless_call(g_trainable, g_fixed, self._with_styles(latent, styles),
                                                               training=True)
-        judged = self._with_styles(rolls, styles)
-        probabilities, d_fixed = self.models.discriminator.stateless_call(d_trainable, d_fixed, judged, training=True)
-        loss = binary_crossentropy(ops.ones_like(probabilities, dtype="float32"), probabilities)
+        probabilities, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
+        # AC-GAN (Odena et al. 2017), where D has a style classifier: G also wants its rolls named as asked.
+        loss = binary_crossentropy(ops.ones_like(probabilities, dtype="float32"), probabilities) + style_loss
         if self.config.mode_seeking:
             loss = loss + mode_seeking_loss(latent, ops.cast(rolls, "float32"), self.config.mode_seeking)
         return loss, (g_fixed, d_fixed, rolls)

@@ -12,6 +12,8 @@ from test_model import write_rolls
 import pipeline
 from midi2img.styles import ERAS, STYLE_CLASSES, write_style_index
 from model import checkpoint, twosample
+from model.config import TrainConfig
+from model.dcgan import build_dcgan
 from model.evaluate import evaluate
 from model.sample import sample
 from model.style import parse_schedule, style_plan
@@ -75,3 +77,15 @@ def test_evaluate_by_style_prints_the_classifiers_ceiling_and_each_era_asked_for
     assert [score["era"] for score in section["eras"]] == list(ERAS)
     assert all(score["asked"] == 4 and 0 <= score["given"] <= 1 for score in section["eras"])
     assert "## By style" in (folder / "report.md").read_text()
+
+
+def test_an_auxiliary_style_classifier_trains_beside_the_projection(tmp_path):
+    """--set style_classifier=1: D also names each real roll's style (AC-GAN), and the run trains and saves."""
+    images = write_rolls(tmp_path / "train", 16)
+    write_style_index(images, [(f"piece{i}", "Chopin" if i % 2 else "Bach") for i in range(16)])
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, styles=True,
+          style_classifier=1.0, r1_gamma=1.0, r1_every=2)  # a penalized step as well
+    models = build_dcgan(TrainConfig.load(run / "config.json"))
+    assert [tuple(output.shape) for output in models.discriminator.outputs] == [(None, 1), (None, len(STYLE_CLASSES))]
+    assert checkpoint.load_generator(run).inputs[1].shape == (None, len(STYLE_CLASSES))
