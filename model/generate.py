@@ -38,7 +38,9 @@ def generator_input(generator: keras.Model, z, styles: np.ndarray | None = None)
     """What the generator takes for latents `z`: z itself, or z with style weights (default: its average style)."""
     if style_input(generator) is None:
         return z
-    return [z, average_style(generator, len(z)) if styles is None else np.asarray(styles, np.float32)]
+    weights = average_style(generator, len(z)) if styles is None else styles
+    # Keras refuses a list that mixes arrays and tensors, and z may be either: both become tensors.
+    return [keras.ops.convert_to_tensor(z, "float32"), keras.ops.convert_to_tensor(np.asarray(weights, np.float32))]
 
 
 def generate_rolls(generator: keras.Model, z: np.ndarray, styles: np.ndarray | None = None) -> np.ndarray:

@@ -89,3 +89,15 @@ def test_an_auxiliary_style_classifier_trains_beside_the_projection(tmp_path):
     models = build_dcgan(TrainConfig.load(run / "config.json"))
     assert [tuple(output.shape) for output in models.discriminator.outputs] == [(None, 1), (None, len(STYLE_CLASSES))]
     assert checkpoint.load_generator(run).inputs[1].shape == (None, len(STYLE_CLASSES))
+
+
+def test_continue_and_morph_take_a_style(styled, tmp_path, capsys):
+    from test_primer import theme
+
+    primer, other = theme(tmp_path / "theme.mid"), theme(tmp_path / "other.mid", tonic=57)
+    pipeline.main(["continue", "--primer", str(primer), "--duration", "12", "--out", str(tmp_path / "c.mid"),
+                   "--model", str(styled), "--style", "bach", "--no-audio"])
+    pipeline.main(["morph", str(primer), str(other), "--duration", "12", "--out", str(tmp_path / "m.mid"),
+                   "--model", str(styled), "--style", "baroque:4,romantic:8", "--no-audio"])
+    out = capsys.readouterr().out
+    assert "bach" in out and (tmp_path / "c.mid").is_file() and (tmp_path / "m.mid").is_file()
