@@ -79,6 +79,18 @@ def read_style_index(folder: Path) -> Mapping[str, tuple[str, str]]:
         return {row["piece"]: (row["composer"], row["era"]) for row in csv.DictReader(handle)}
 
 
+def styles_of(folder: Path, paths: Iterable[Path], needed_by: str) -> list[tuple[str, str]]:
+    """(composer, era) of each image by the styles.csv in `folder`; ("", "") for a piece it does not list.
+
+    Stops with one line, naming `needed_by` (say "train: --styles"), where there is no styles.csv.
+    """
+    index = read_style_index(folder)
+    if not index:
+        raise SystemExit(f"{needed_by} needs {Path(folder) / INDEX_NAME}, which midi2img writes from MAESTRO's CSV; "
+                         "run `python pipeline.py midi2img` again")
+    return [index.get(piece_of(path), ("", "")) for path in paths]
+
+
 def style_class(composer: str, era: str) -> str | None:
     """The STYLE_CLASSES name of a piece by `composer` (a surname) of `era`; None without an era."""
     if composer in COMPOSERS:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from img2midi.core import roll_to_notes
 from midi2img.atomic import atomic_path
 from midi2img.spec import pitch_class_histogram
-from midi2img.styles import ERAS, piece_of, read_style_index
+from midi2img.styles import ERAS, piece_of, styles_of
 from model import metrics, styletest, twosample
 from model.checkpoint import load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
@@ -164,10 +164,7 @@ STYLE_TRAINING_ROLLS = 4000  # real train rolls the era classifier learns from (
 
 def era_indices(folder: Path, paths: list[Path]) -> np.ndarray:
     """Each roll's era index (midi2img.styles.ERAS) by the styles.csv beside it; -1 where it has none."""
-    index = read_style_index(folder)
-    if not index:
-        raise SystemExit(f"evaluate: --by-style needs {folder / 'styles.csv'}; run `python pipeline.py midi2img` again")
-    eras = [index.get(piece_of(path), ("", ""))[1] for path in paths]
+    eras = [era for _, era in styles_of(folder, paths, "evaluate: --by-style")]
     return np.array([ERAS.index(era) if era in ERAS else -1 for era in eras])
 
 

@@ -18,10 +18,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import balanced_accuracy_score
 from threadpoolctl import threadpool_limits
 
-from midi2img.styles import ERAS, era_of_class
+from midi2img.styles import ERAS
 from model import twosample
 from model.generate import generate_rolls, latent_dim, latents, style_input
-from model.style import draw_classes
+from model.style import draw_classes, request_classes
 
 
 def features(prepared: twosample.PreparedSet) -> np.ndarray:
@@ -49,7 +49,7 @@ class EraScore:
 def era_rolls(generator: keras.Model, era: str, count: int, seed: int) -> np.ndarray:
     """`count` rolls asked for `era`: each draws one of the era's classes in the training shares."""
     layer = style_input(generator)
-    classes = np.array([i for i, name in enumerate(layer.names) if era_of_class(name) == era])
+    classes = request_classes(generator, era, "evaluate")
     drawn = draw_classes(np.asarray(layer.shares), classes, count, np.random.default_rng([seed, 21, ERAS.index(era)]))
     styles = np.eye(len(layer.names), dtype=np.float32)[drawn]
     z = latents([seed, 22, ERAS.index(era)], count, latent_dim(generator))

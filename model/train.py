@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.rollpng import write_png_atomic
-from midi2img.styles import STYLE_CLASSES, piece_of, read_style_index, style_class
+from midi2img.styles import STYLE_CLASSES, piece_of, style_class, styles_of
 from model import checkpoint, metrics, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
@@ -238,17 +238,13 @@ def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray,
 
 def style_labels(paths: list[Path], folder: Path, names: tuple[str, ...]) -> np.ndarray:
     """Each roll's index in `names` by the `styles.csv` beside it (midi2img/styles.py); -1 where it has no style."""
-    index = read_style_index(folder)
-    if not index:
-        raise SystemExit(f"train: --styles needs {folder / 'styles.csv'}, which midi2img writes from MAESTRO's CSV; "
-                         "run `python pipeline.py midi2img` again")
-    classes = [style_class(*index.get(piece_of(path), ("", ""))) for path in paths]
+    classes = [style_class(*labels) for labels in styles_of(folder, paths, "train: --styles")]
     return np.array([names.index(c) if c in names else -1 for c in classes])
 
 
-def labelled_stream(images: Path, config: TrainConfig) -> ImageStream:
-    """The training rolls, with their style classes where the run is style-conditioned (unlabelled rolls left out)."""
-    paths = list_images(images)
+def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> ImageStream:
+    """The training rolls `paths` (of folder `images`), with their style classes where the run is
+    style-conditioned (unlabelled rolls left out)."""
     if not config.styles:
         return ImageStream(paths, config.batch_size, config.seed)
     labels = style_labels(paths, Path(images), config.styles)
@@ -259,9 +255,9 @@ def labelled_stream(images: Path, config: TrainConfig) -> ImageStream:
                        n_classes=len(config.styles))
 
 
-def styled_overrides(images: Path, overrides: dict) -> dict:
+def styled_overrides(paths: list[Path], images: Path, overrides: dict) -> dict:
     """A new style-conditioned run's settings: every class of STYLE_CLASSES and its share of the training rolls."""
-    labels = style_labels(list_images(images), Path(images), STYLE_CLASSES)
+    labels = style_labels(paths, Path(images), STYLE_CLASSES)
     counts = np.bincount(labels[labels >= 0], minlength=len(STYLE_CLASSES))
     return {**overrides, "styles": STYLE_CLASSES, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist())}
 
@@ -278,10 +274,11 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     `validation_images` (default: a `validation` folder beside `images`, if there is one)
     scores each checkpoint; without it no best checkpoint is kept.
     """
+    paths = list_images(images)  # every header checked once: thousands of files
     if styles and not (resume and (run_dir / "config.json").exists()):
-        overrides = styled_overrides(images, overrides)
+        overrides = styled_overrides(paths, images, overrides)
     config = resolve_config(run_dir, resume, preset, overrides)
-    stream = labelled_stream(images, config)
+    stream = labelled_stream(paths, images, config)
     print(describe_device())
     print(f"train: {len(stream.paths)} images from {images}, batch {config.batch_size}, run folder {run_dir}")
     if validation_images is None and (Path(images).parent / "validation").is_dir():

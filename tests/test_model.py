@@ -392,7 +392,7 @@ def test_a_style_conditioned_run_learns_from_labelled_rolls_and_saves_its_classe
     assert config.styles == STYLE_CLASSES
     shares = dict(zip(config.styles, config.style_shares, strict=True))
     assert shares["chopin"] == pytest.approx(16 / 22) and shares["other-baroque"] == pytest.approx(2 / 22)
-    stream = labelled_stream(images, config)  # the two rolls of no known era are left out
+    stream = labelled_stream(list_images(images), images, config)  # the two rolls of no known era are left out
     assert len(stream.paths) == 22
     drawn = np.concatenate([stream.load_batch(i)[1].argmax(axis=1) for i in range(50)])
     seen = np.bincount(drawn, minlength=len(STYLE_CLASSES)) / len(drawn)
