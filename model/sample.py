@@ -19,7 +19,9 @@ import numpy as np
 from img2midi import notes_to_midi, write_midi_atomic
 from img2midi.audio import (
     FORMATS,
+    VORBIS_GRID,
     fit_length,
+    grid_tempo,
     loop_samples,
     loop_seam,
     render_loop,
@@ -130,6 +132,9 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     n_steps = piece_steps(duration, loop, seconds_per_step)
     intro_steps, outro_steps = round(intro / seconds_per_step), round(outro / seconds_per_step)
     framed = bool(intro_steps or outro_steps)
+    if framed:  # the loop a whole number of Vorbis blocks long, so that each part encodes as the whole does
+        bpm = grid_tempo(bpm, n_steps, sample_rate)
+        seconds_per_step = 60.0 / (bpm * STEPS_PER_BEAT)
     total_steps = intro_steps + n_steps + outro_steps  # of the MIDI
     if framed:
         seconds = total_steps * seconds_per_step + OUTRO_RING_SECONDS
@@ -168,6 +173,10 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         intros, outros = generate_ends(generator, seed, rolls, intro_steps, outro_steps,
                                        None if plan is None else plan.mean(axis=1))
     at = loop_samples(intro_steps + 2 * n_steps + outro_steps, seconds_per_step, sample_rate)  # step -> sample
+    # A framed piece begins with up to VORBIS_GRID - 1 samples (under 3 ms) of silence: the intro's end then
+    # lies on the grid too.
+    lead = -int(at[intro_steps]) % VORBIS_GRID if framed else 0
+    at = at + lead
     cuts = (int(at[intro_steps]), int(at[intro_steps + n_steps]), int(at[intro_steps + 2 * n_steps]))
     # The loop region in the audio file, in samples: after the intro, as long as the loop's second round.
     region = (cuts[0], cuts[2] - cuts[1]) if framed else (0, cuts[1]) if loop else None
@@ -176,7 +185,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         """(samples, channels) audio of the piece's played notes, every voice to the same length."""
         if framed:
             track = synthesize(notes_to_midi(notes, bpm, STEPS_PER_BEAT), soundfont, sample_rate, channels)
-            track = fit_length(track, int(at[-1]) + round(OUTRO_RING_SECONDS * sample_rate), sample_rate)
+            track = fit_length(track, int(at[-1] - lead) + round(OUTRO_RING_SECONDS * sample_rate), sample_rate)
+            track = np.concatenate([np.zeros((lead, track.shape[1]), track.dtype), track])
             return np.concatenate([track[:cuts[0]], track[cuts[1]:]])
         if loop:
             return render_loop(notes, bpm, n_steps, soundfont, sample_rate, channels)

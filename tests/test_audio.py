@@ -11,9 +11,20 @@ from conftest import wav_loop
 from mutagen.flac import FLAC
 from mutagen.oggvorbis import OggVorbis
 
-from img2midi.audio import BUNDLED_SOUNDFONT, FORMATS, fit_length, fold_loop, synthesize, write_track
+from img2midi.audio import (
+    BUNDLED_SOUNDFONT,
+    FORMATS,
+    VORBIS_GRID,
+    encode,
+    fit_length,
+    fold_loop,
+    grid_tempo,
+    synthesize,
+    write_track,
+)
 from img2midi.core import notes_to_midi
 from img2midi.loudness import apply_gain, integrated_loudness, limiter_gain, mastering_gain, true_peak_db
+from midi2img.spec import STEPS_PER_BEAT
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 44100
@@ -73,6 +84,33 @@ def test_written_tracks_decode_at_the_loudness_with_loop_points(tmp_path, audio_
         tags = OggVorbis(path) if audio_format == "ogg" else FLAC(path)
         assert (tags["LOOPSTART"], tags["LOOPLENGTH"]) == ([str(start)], [str(length)])
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(("bpm", "n_steps", "rate"), [(120, 480, 44100), (72, 64, 48000), (133.3, 7, 22050)])
+def test_grid_tempo_makes_the_loop_whole_vorbis_blocks_at_nearly_the_same_tempo(bpm, n_steps, rate):
+    nudged = grid_tempo(bpm, n_steps, rate)
+    samples = n_steps * 60 / (nudged * STEPS_PER_BEAT) * rate
+    assert samples == pytest.approx(round(samples / VORBIS_GRID) * VORBIS_GRID, abs=1e-6)
+    assert abs(nudged / bpm - 1) <= VORBIS_GRID / 2 / (n_steps * 60 / (bpm * STEPS_PER_BEAT) * rate) + 1e-12
+
+
+def residual_dbfs(a: np.ndarray, b: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def test_ogg_parts_cut_on_the_vorbis_grid_decode_as_the_whole_file_does(tmp_path):
+    """Why framed pieces are laid on VORBIS_GRID: off it, each part is coded differently throughout."""
+    audio = stereo_piano_like(12)
+
+    def coded(samples: np.ndarray, name: str) -> np.ndarray:
+        encode(samples, tmp_path / name, RATE, "ogg")
+        return soundfile.read(tmp_path / name)[0]
+
+    whole = coded(audio, "whole.ogg")
+    on_grid, off_grid = 4 * RATE // VORBIS_GRID * VORBIS_GRID, 4 * RATE // VORBIS_GRID * VORBIS_GRID + 37
+    joined = {cut: np.concatenate([coded(audio[:cut], "a.ogg"), coded(audio[cut:], "b.ogg")])
+              for cut in (on_grid, off_grid)}
+    assert residual_dbfs(joined[on_grid], whole) < -60 < residual_dbfs(joined[off_grid], whole)
 
 
 def test_a_mix_gain_given_to_its_stems_makes_them_sum_to_the_mix(tmp_path):
