@@ -2,7 +2,7 @@
 
 Every rule for turning a roll into notes lives here: a window (`roll_to_notes`), a loop read as a
 ring (`roll_to_loop_notes`, `rotate_loop_notes`) and a generated piece (`decode_piece`: only the
-piano's keys, and the velocities a generator draws or a default).
+piano's keys, and the velocities a generator draws or, for one that draws none, img2midi.dynamics').
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pretty_midi
 
+from img2midi.dynamics import perform
 from midi2img.spec import (
     DEFAULT_VELOCITY,
     N_PITCHES,
@@ -19,11 +20,12 @@ from midi2img.spec import (
     STEPS_PER_BEAT,
     empty_notes,
     level_to_velocity,
+    pitch_to_row,
     row_to_pitch,
 )
 
 __all__ = ["DEFAULT_THRESHOLD", "ONSET_THRESHOLD", "PIANO_PROGRAM", "decode_piece", "notes_to_midi",
-           "roll_to_loop_notes", "roll_to_notes", "rotate_loop_notes"]
+           "roll_to_loop_notes", "roll_to_notes", "rotate_loop_notes", "struck_mask"]
 
 # A pixel sounds from this level up. Half of SUSTAIN_LEVEL: clean rolls have only 0, 128 and the
 # onset band 192..255, and a generator's soft output must be clearly closer to a note than to silence to count.
@@ -100,13 +102,18 @@ def decode_piece(roll: np.ndarray, threshold: int | None, loop: bool, velocities
     """Notes of a generated piece's roll (a loop's as a ring); rows above C8 are no piano key, so notes there
     are dropped.
 
-    Without `velocities` (a generator that draws none), every note gets DEFAULT_VELOCITY, not the loudest.
+    Without `velocities` (a generator that draws none: its onsets all read as the loudest), the
+    velocities are played by img2midi.dynamics from the notes themselves.
     """
     notes = roll_to_loop_notes(roll, threshold) if loop else roll_to_notes(roll, threshold)
     notes = notes[notes[:, 0] <= PIANO_HIGHEST]
-    if not velocities:
-        notes[:, 3] = DEFAULT_VELOCITY
-    return notes
+    return notes if velocities else perform(notes)
+
+
+def struck_mask(roll: np.ndarray, notes: np.ndarray) -> np.ndarray:
+    """(n,) bool: which of a roll's notes begin on an onset pixel, so that their velocity was played, not defaulted."""
+    notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
+    return np.asarray(roll)[pitch_to_row(notes[:, 0]), notes[:, 1]] >= ONSET_THRESHOLD
 
 
 def notes_to_midi(notes: np.ndarray, bpm: float = 120.0,

@@ -26,7 +26,7 @@ from midi2img.atomic import atomic_path
 from midi2img.spec import pitch_class_histogram
 from midi2img.styles import ERAS, piece_of, styles_of
 from model import metrics, styletest, twosample
-from model.checkpoint import load_generator
+from model.checkpoint import draws_velocities, load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
 from model.generate import generate_rolls, latent_dim, latents, style_input
 
@@ -137,7 +137,8 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     }
     prepared = {"real (test)": twosample.prepare(real_rolls, real_pieces),
                 "real (validation)": twosample.prepare(reference_rolls, reference_pieces),
-                name: twosample.prepare(generated, twosample.own_groups("generated", len(generated)))}
+                name: twosample.prepare(generated, twosample.own_groups("generated", len(generated)),
+                                        played=not draws_velocities(generator))}
     tests = two_sample_tests(*prepared.values(), name, seed, folds, cnn)
     folder = reports / name
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,8 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
-from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes
+from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes, struck_mask
+from img2midi.dynamics import perform
 from img2midi.mood import PROFILES
 from midi2img import spec
 from midi2img.core import notes_to_roll
@@ -155,13 +156,18 @@ class Canonical(NamedTuple):
     struck: np.ndarray  # (n,) bool: the note began on an onset pixel, so its velocity was read, not defaulted
 
 
-def canonicalize(roll: np.ndarray) -> Canonical:
-    """A roll decoded as `sample` plays it, pitches the piano lacks dropped, drawn again."""
+def canonicalize(roll: np.ndarray, played: bool = False) -> Canonical:
+    """A roll decoded as `sample` plays it, pitches the piano lacks dropped, drawn again.
+
+    `played`: the roll is a generator's that draws no velocities, so its velocities are played by
+    img2midi.dynamics, as `sample` plays them.
+    """
     roll = np.asarray(roll)
     notes = roll_to_notes(roll)
     notes = notes[(notes[:, 0] >= PIANO_LOWEST) & (notes[:, 0] <= PIANO_HIGHEST)]
-    struck = roll[pitch_to_row(notes[:, 0]), notes[:, 1]] >= ONSET_THRESHOLD
-    return Canonical(notes, notes_to_roll(notes, roll.shape[1]), struck)
+    if played:
+        notes = perform(notes)
+    return Canonical(notes, notes_to_roll(notes, roll.shape[1]), struck_mask(roll, notes))
 
 
 def own_groups(label: str, count: int) -> list[str]:
@@ -309,11 +315,12 @@ def dynamics_features(notes: np.ndarray, steps: int) -> np.ndarray:
     return np.array([f[name] for name in DYNAMICS_FEATURES])
 
 
-def prepare(rolls: np.ndarray, groups: Sequence[str]) -> PreparedSet:
-    """Canonicalize a set of rolls and compute both feature groups, once for every classifier."""
+def prepare(rolls: np.ndarray, groups: Sequence[str], played: bool = False) -> PreparedSet:
+    """Canonicalize a set of rolls (`played`: see canonicalize) and compute both feature groups, once for
+    every classifier."""
     if len(rolls) != len(groups):
         raise ValueError(f"{len(rolls)} rolls but {len(groups)} groups")
-    canonical = [canonicalize(roll) for roll in rolls]
+    canonical = [canonicalize(roll, played) for roll in rolls]
     steps = np.shape(rolls)[-1]
     return PreparedSet(
         notes=tuple(c.notes for c in canonical), struck=tuple(c.struck for c in canonical),
