@@ -2,7 +2,7 @@
 
 Every rule for turning a roll into notes lives here: a window (`roll_to_notes`), a loop read as a
 ring (`roll_to_loop_notes`, `rotate_loop_notes`) and a generated piece (`decode_piece`: only the
-piano's keys, and the velocities a generator draws or, for one that draws none, img2midi.dynamics').
+piano's keys, and the velocities a generator draws or, for one that draws none, those img2midi.dynamics plays).
 """
 
 from __future__ import annotations
