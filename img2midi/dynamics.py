@@ -4,11 +4,11 @@ A generator trained before onsets carried velocities (the shipped one) draws eve
 and one velocity for every note is what gives a machine away first. Here a pianist's habits, as
 MAESTRO's train rolls show them, set the velocities instead: a linear model over a few things a
 score says about each note (the basis-function idea of Grachten and Widmer's Basis Mixer, 2012):
-higher notes and the top line louder, chords and busy passages fuller, longer notes weightier;
-and, as noise with the real rolls' sizes, what the score does not say: a level per piece, a swell
-and ebb from one onset to the next (an AR(1) process over the onset steps) and each note's own
-scatter, both larger in some pieces than in others. The noise is seeded by the notes themselves,
-so a piece always plays the same.
+higher notes and the top line louder, chords and busy passages fuller, longer notes weightier,
+each more in some pieces than in others. Then, as noise with the real rolls' sizes, what the
+score does not say: a level per piece, a swell and ebb from one onset to the next (an AR(1)
+process over the onset steps) and each note's own scatter, both larger in some pieces than in
+others. The noise is seeded by the notes themselves, so a piece always plays the same.
 
 The model's numbers are in `dynamics.json` beside this file, fit by `python bench/fit_dynamics.py`
 (written by hand: no maintained library fits a performance model to piano rolls).
@@ -47,10 +47,12 @@ class DynamicsModel:
     basis_mean: tuple[float, ...]  # the columns' means over the fitted notes (the model is fit on centred columns)
     level_mean: float  # a piece's mean velocity...
     level_sd: float  # ...and how it varies between pieces
+    voicing_sd: float  # sd of a piece's factor on the linear part: some pieces voice melody and register more
     step_sd: float  # the swell: sd of the AR(1) velocity offset shared by the notes of one onset step
     step_rho: float  # its correlation from one onset step to the next
     note_sd: float  # each note's own scatter
     expression_sd: float  # sd of the log of a piece's factor on swell and scatter: some pieces are played evenly
+    velocity_range: tuple[int, int]  # the real velocities' 0.5th and 99.5th percentiles: the softest and loudest played
 
 
 def note_basis(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,39 +77,86 @@ def note_basis(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def fit(note_sets: list[np.ndarray]) -> DynamicsModel:
     """The model of the velocities of `note_sets` (one (n, 4) array of struck notes per roll)."""
-    rows, targets, levels, steps = [], [], [], []
+    rolls = []  # per roll: (basis, velocity minus the roll's mean, onset-step index, the roll's mean)
+    played = []
     for notes in note_sets:
         notes = np.asarray(notes, np.int64).reshape(-1, 4)
-        if len(notes) < MIN_NOTES:
-            continue
-        order, basis, step = note_basis(notes)
-        velocity = notes[order, 3].astype(np.float64)
-        rows.append(basis), targets.append(velocity - velocity.mean()), levels.append(velocity.mean())
-        steps.append(step)
-    if not rows:
+        if len(notes) >= MIN_NOTES:
+            order, basis, step = note_basis(notes)
+            velocity = notes[order, 3].astype(np.float64)
+            rolls.append((basis, velocity - velocity.mean(), step, velocity.mean()))
+            played.append(velocity)
+    if not rolls:
         raise ValueError(f"no roll with at least {MIN_NOTES} struck notes to fit dynamics on")
-    basis = np.concatenate(rows)
-    mean = basis.mean(axis=0)
-    coefficients = np.linalg.lstsq(basis - mean, np.concatenate(targets), rcond=None)[0]
-    # The residual, split into a part shared by the notes of an onset step (the swell) and each note's own.
-    within, within_count, step_var, step_cov, log_sd = 0.0, 0, [], [], []
-    for basis_rows, target, step in zip(rows, targets, steps, strict=True):
-        residual = target - (basis_rows - mean) @ coefficients
-        log_sd.append((np.log(residual.std() + 1e-9), 1 / (2 * (len(residual) - 1))))  # and its sampling variance
+    mean = np.concatenate([basis for basis, *_ in rolls]).mean(axis=0)
+    coefficients = np.linalg.lstsq(np.concatenate([basis for basis, *_ in rolls]) - mean,
+                                   np.concatenate([target for _, target, *_ in rolls]), rcond=None)[0]
+    # Per roll, with its sampling variance where one is subtracted below: how strongly it follows the model
+    # (the voicing), the size of what is left, and that remainder split into a part shared by the notes of an
+    # onset step (the swell) and each note's own.
+    voicing, voicing_error, log_sd, log_sd_error = [], [], [], []
+    within, within_count, step_var, step_cov, inverse_counts = 0.0, 0, [], [], []
+    for basis, target, step, _ in rolls:
+        predicted = (basis - mean) @ coefficients
+        centred = predicted - predicted.mean()
+        spread = max(float(centred @ centred), 1e-9)
+        slope = float(centred @ target) / spread
+        residual = target - slope * centred  # what is left once the roll's own voicing is taken out
+        voicing.append(slope)
+        voicing_error.append(float(residual.var()) / spread)
+        log_sd.append(np.log(residual.std() + 1e-9))
+        log_sd_error.append(1 / (2 * (len(residual) - 1)))
         counts = np.bincount(step)
         step_mean = np.bincount(step, weights=residual) / counts
         within += float(((residual - step_mean[step]) ** 2).sum())
         within_count += int((counts - 1).sum())
-        centred = step_mean - step_mean.mean()
-        step_var.append(np.mean(centred ** 2))
-        step_cov.append(np.mean(centred[:-1] * centred[1:]) if len(centred) > 1 else 0.0)
+        inverse_counts.extend(1 / counts)
+        step_mean -= step_mean.mean()
+        step_var.append(np.mean(step_mean ** 2))
+        step_cov.append(np.mean(step_mean[:-1] * step_mean[1:]) if len(step_mean) > 1 else 0.0)
     note_var = within / max(within_count, 1)
-    notes_per_step = len(basis) / sum(len(c) for c in (np.unique(s) for s in steps))
-    swell_var = max(float(np.mean(step_var)) - note_var / notes_per_step, 1e-6)
-    return DynamicsModel(tuple(coefficients.tolist()), tuple(mean.tolist()), float(np.mean(levels)),
-                         float(np.std(levels)), float(np.sqrt(swell_var)),
-                         float(np.clip(np.mean(step_cov) / swell_var, 0.0, 0.99)), float(np.sqrt(note_var)),
-                         float(np.sqrt(max(np.var([v for v, _ in log_sd]) - np.mean([e for _, e in log_sd]), 0.0))))
+    swell_var = max(float(np.mean(step_var)) - note_var * float(np.mean(inverse_counts)), 1e-6)
+    step_rho, share = swell_within_roll(float(np.mean(step_cov)) / swell_var, [step[-1] + 1 for _, _, step, _ in rolls])
+    levels = [level for *_, level in rolls]
+    true_sd = lambda values, errors: float(np.sqrt(max(np.var(values) - np.mean(errors), 0.0)))  # noqa: E731
+    return DynamicsModel(
+        coefficients=tuple(coefficients.tolist()), basis_mean=tuple(mean.tolist()),
+        # A roll's level varies by its own and by where the swell stands in it.
+        level_mean=float(np.mean(levels)),
+        level_sd=float(np.sqrt(max(np.var(levels) - swell_var / share * (1 - share), 0.0))),
+        voicing_sd=true_sd(voicing, voicing_error), step_sd=float(np.sqrt(swell_var / share)), step_rho=step_rho,
+        note_sd=float(np.sqrt(note_var)),
+        expression_sd=true_sd(log_sd, log_sd_error),
+        velocity_range=tuple(int(v) for v in np.percentile(np.concatenate(played), [0.5, 99.5]).round()))
+
+
+def swell_within_roll(correlation: float, step_counts: list[int], seed: int = 0) -> tuple[float, float]:
+    """(rho, share) of an AR(1) swell whose deviations from each roll's mean correlate at `correlation` from one
+    onset step to the next, over rolls of `step_counts` onset steps; `share` is the part of the swell's variance
+    left within a roll once its mean is taken out (a slow swell hardly moves within one roll). By simulation:
+    the expected deviations of a short AR(1) series have no simple closed form."""
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(step_counts)[:400]
+    noise = [rng.standard_normal(count) for count in counts]
+
+    def within(rho: float) -> tuple[float, float]:  # mean centred variance and lag-1 covariance, unit swell
+        variances, covariances = [], []
+        for eps in noise:
+            series = np.empty(len(eps))
+            series[0] = eps[0]
+            for i in range(1, len(eps)):
+                series[i] = rho * series[i - 1] + np.sqrt(1 - rho ** 2) * eps[i]
+            series -= series.mean()
+            variances.append(np.mean(series ** 2))
+            covariances.append(np.mean(series[:-1] * series[1:]) if len(series) > 1 else 0.0)
+        return float(np.mean(variances)), float(np.mean(covariances))
+
+    low, high = 0.0, 0.995
+    for _ in range(20):  # bisection: the centred correlation grows with rho
+        rho = (low + high) / 2
+        variance, covariance = within(rho)
+        low, high = (rho, high) if covariance / variance < correlation else (low, rho)
+    return rho, within(rho)[0]
 
 
 @cache
@@ -130,8 +179,10 @@ def perform(notes: np.ndarray, model: DynamicsModel | None = None) -> np.ndarray
     innovation = np.sqrt(1 - model.step_rho ** 2) * rng.standard_normal(len(swell))
     for i in range(1, len(swell)):
         swell[i] = model.step_rho * swell[i - 1] + innovation[i]
+    voicing = max(0.0, 1 + model.voicing_sd * rng.standard_normal())
     expression = np.exp(model.expression_sd * rng.standard_normal() - model.expression_sd ** 2)  # mean square 1
-    velocity = (rng.normal(model.level_mean, model.level_sd) + (basis - model.basis_mean) @ model.coefficients
+    velocity = (rng.normal(model.level_mean, model.level_sd)
+                + voicing * (basis - model.basis_mean) @ model.coefficients
                 + expression * (model.step_sd * swell[step] + model.note_sd * rng.standard_normal(len(order))))
-    notes[order, 3] = np.clip(np.rint(velocity), 1, 127)
+    notes[order, 3] = np.clip(np.rint(velocity), *model.velocity_range)
     return notes

@@ -34,8 +34,8 @@ def test_fit_recovers_the_model_the_velocities_were_drawn_from():
     pieces = [random_piece(rng) for _ in range(400)]
     basis_mean = np.concatenate([note_basis(piece)[1] for piece in pieces]).mean(axis=0)
     truth = DynamicsModel(coefficients=(0.5, 8.0, 2.0, 3.0, 2.0, 1.0, 1.0, 0.5), basis_mean=tuple(basis_mean),
-                          level_mean=60.0, level_sd=10.0, step_sd=6.0, step_rho=0.8, note_sd=5.0,
-                          expression_sd=0.2)
+                          level_mean=60.0, level_sd=10.0, voicing_sd=0.3, step_sd=6.0, step_rho=0.8, note_sd=5.0,
+                          expression_sd=0.2, velocity_range=(1, 127))
     pieces = [perform(piece, truth) for piece in pieces]
     fitted = fit(pieces)
     assert fitted.coefficients[BASIS.index("pitch")] == pytest.approx(0.5, abs=0.05)
@@ -43,6 +43,7 @@ def test_fit_recovers_the_model_the_velocities_were_drawn_from():
     assert fitted.level_mean == pytest.approx(60.0, abs=2.0) and fitted.level_sd == pytest.approx(10.0, rel=0.2)
     assert fitted.note_sd == pytest.approx(5.0, rel=0.15) and fitted.step_sd == pytest.approx(6.0, rel=0.25)
     assert fitted.step_rho == pytest.approx(0.8, abs=0.1) and fitted.expression_sd == pytest.approx(0.2, abs=0.07)
+    assert fitted.voicing_sd == pytest.approx(0.3, abs=0.1)
 
 
 def test_fit_refuses_rolls_too_sparse_to_say_anything():
@@ -69,6 +70,6 @@ def test_the_shipped_model_plays_melody_and_high_notes_louder_with_a_pianists_sp
     pieces = [perform(random_piece(rng)) for _ in range(50)]
     spreads = [piece[:, 3].std() for piece in pieces]
     assert 10 <= np.mean(spreads) <= 22  # MAESTRO test rolls: 15.7 +- 3.4 within a roll
-    quiet = dataclasses.replace(model, level_sd=0.0, step_sd=0.0, note_sd=0.0, expression_sd=0.0)
+    quiet = dataclasses.replace(model, level_sd=0.0, voicing_sd=0.0, step_sd=0.0, note_sd=0.0, expression_sd=0.0)
     chord = perform(np.array([[48, 0, 8, 0], [55, 0, 8, 0], [64, 0, 8, 0], [72, 0, 8, 0]]), quiet)
     assert chord[:, 3].tolist() == sorted(chord[:, 3].tolist()) and chord[3, 3] - chord[2, 3] >= 5  # top line leads
