@@ -35,7 +35,7 @@ SEAM_SAMPLE_RATE = 44100  # the reference rendering the seam is chosen on (the d
 SEAM_SOUNDFONT = BUNDLED_SOUNDFONT  # ...always there, so that a loop's MIDI is the same on every machine
 # Vorbis steps its blocks by multiples of 128 samples from a stream's start. A part cut from a track on
 # that grid and encoded on its own is coded as the whole file codes it but for the cuts' surroundings
-# (bench/ogg_parts.py: -55 to -102 dBFS of difference, against -45 throughout off the grid), so intro,
+# (bench/ogg_parts.py: -58 to -108 dBFS of difference, against -45 throughout off the grid), so intro,
 # loop and outro are laid on it.
 VORBIS_GRID = 128
 
