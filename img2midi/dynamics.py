@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import lfilter
 
 from midi2img.spec import STEPS_PER_BEAT
 
@@ -36,7 +37,7 @@ BASIS = (
     "on_beat",
     "on_half_bar",
 )
-DENSITY_RADIUS = 2  # steps
+DENSITY_RADIUS = 2  # steps either side of a note's onset counted as its local onset density
 MIN_NOTES = 8  # a roll with fewer struck notes says too little about its dynamics to be fit on
 MODEL_PATH = Path(__file__).with_name("dynamics.json")
 
@@ -55,6 +56,20 @@ class DynamicsModel:
     velocity_range: tuple[int, int]  # the real velocities' 0.5th and 99.5th percentiles: the softest and loudest played
 
 
+def local_onsets(starts: np.ndarray) -> np.ndarray:
+    """Per note (by its start step), the notes that start within DENSITY_RADIUS steps of it, itself included."""
+    starts = np.asarray(starts, np.int64)
+    cumulative = np.concatenate(([0], np.cumsum(np.bincount(starts))))
+    return (cumulative[np.minimum(starts + DENSITY_RADIUS + 1, len(cumulative) - 1)]
+            - cumulative[np.maximum(starts - DENSITY_RADIUS, 0)])
+
+
+def ar1(first: float, innovations: np.ndarray, rho: float) -> np.ndarray:
+    """The AR(1) series that starts at `first` and then takes rho times its last value plus each of
+    `innovations[1:]` (`innovations[0]` is not used)."""
+    return lfilter([1.0], [1.0, -rho], np.concatenate(([first], innovations[1:])))
+
+
 def note_basis(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(order, basis, step): the order that sorts (n, 4) notes by start then pitch, their BASIS rows in
     that order, and each sorted note's onset-step index (0, 1, ... over the distinct starts)."""
@@ -65,11 +80,7 @@ def note_basis(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     top, bass = np.zeros(len(order), bool), np.zeros(len(order), bool)
     top[np.append(first[1:], len(order)) - 1] = True
     bass[first[counts > 1]] = True
-    per_step = np.bincount(start, minlength=start.max() + 1)
-    cumulative = np.concatenate(([0], np.cumsum(per_step)))
-    density = (cumulative[np.minimum(start + DENSITY_RADIUS + 1, len(cumulative) - 1)]
-               - cumulative[np.maximum(start - DENSITY_RADIUS, 0)])
-    basis = np.stack([pitch - pitch.mean(), top, bass, np.log(counts[step]), np.log(density),
+    basis = np.stack([pitch - pitch.mean(), top, bass, np.log(counts[step]), np.log(local_onsets(start)),
                       np.log2(np.maximum(end - start, 1)), start % STEPS_PER_BEAT == 0,
                       start % (2 * STEPS_PER_BEAT) == 0], axis=1).astype(np.float64)
     return order, basis, step
@@ -88,9 +99,9 @@ def fit(note_sets: list[np.ndarray]) -> DynamicsModel:
             played.append(velocity)
     if not rolls:
         raise ValueError(f"no roll with at least {MIN_NOTES} struck notes to fit dynamics on")
-    mean = np.concatenate([basis for basis, *_ in rolls]).mean(axis=0)
-    coefficients = np.linalg.lstsq(np.concatenate([basis for basis, *_ in rolls]) - mean,
-                                   np.concatenate([target for _, target, *_ in rolls]), rcond=None)[0]
+    stacked = np.concatenate([basis for basis, *_ in rolls])
+    mean = stacked.mean(axis=0)
+    coefficients = np.linalg.lstsq(stacked - mean, np.concatenate([target for _, target, *_ in rolls]), rcond=None)[0]
     # Per roll, with its sampling variance where one is subtracted below: how strongly it follows the model
     # (the voicing), the size of what is left, and that remainder split into a part shared by the notes of an
     # onset step (the swell) and each note's own.
@@ -142,10 +153,7 @@ def swell_within_roll(correlation: float, step_counts: list[int], seed: int = 0)
     def within(rho: float) -> tuple[float, float]:  # mean centred variance and lag-1 covariance, unit swell
         variances, covariances = [], []
         for eps in noise:
-            series = np.empty(len(eps))
-            series[0] = eps[0]
-            for i in range(1, len(eps)):
-                series[i] = rho * series[i - 1] + np.sqrt(1 - rho ** 2) * eps[i]
+            series = ar1(eps[0], np.sqrt(1 - rho ** 2) * eps, rho)
             series -= series.mean()
             variances.append(np.mean(series ** 2))
             covariances.append(np.mean(series[:-1] * series[1:]) if len(series) > 1 else 0.0)
@@ -174,11 +182,8 @@ def perform(notes: np.ndarray, model: DynamicsModel | None = None) -> np.ndarray
     model = model or shipped_model()
     rng = np.random.default_rng(zlib.crc32(notes[:, :3].tobytes()))
     order, basis, step = note_basis(notes)
-    swell = np.empty(step[-1] + 1)
-    swell[0] = rng.standard_normal()
-    innovation = np.sqrt(1 - model.step_rho ** 2) * rng.standard_normal(len(swell))
-    for i in range(1, len(swell)):
-        swell[i] = model.step_rho * swell[i - 1] + innovation[i]
+    first = rng.standard_normal()
+    swell = ar1(first, np.sqrt(1 - model.step_rho ** 2) * rng.standard_normal(step[-1] + 1), model.step_rho)
     voicing = max(0.0, 1 + model.voicing_sd * rng.standard_normal())
     expression = np.exp(model.expression_sd * rng.standard_normal() - model.expression_sd ** 2)  # mean square 1
     velocity = (rng.normal(model.level_mean, model.level_sd)

@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes, struck_mask
-from img2midi.dynamics import perform
+from img2midi.dynamics import local_onsets, perform
 from img2midi.mood import PROFILES
 from midi2img import spec
 from midi2img.core import notes_to_roll
@@ -41,7 +41,6 @@ PIANO_ROWS = slice(pitch_to_row(PIANO_HIGHEST), pitch_to_row(PIANO_LOWEST) + 1) 
 BLOCK_STEPS = 2 * STEPS_PER_BEAT  # the shuffled baseline's blocks: 1 s at 120 bpm
 REPETITION_LAGS = range(1, 9)  # beats: how far back material may repeat
 LOW_PITCH, HIGH_PITCH = 48, 72  # register shares: below C3, from C5 up
-DENSITY_RADIUS = 2  # steps either side of a note's onset counted as its local onset density
 
 # The musical features, after metrics.roll_features' (pitch bands, pitch classes, note lengths, statistics).
 EXTRA_FEATURES = (
@@ -84,7 +83,7 @@ DYNAMICS_FEATURES = (
     "velocity_sd",
     "velocity_spread",  # 90th minus 10th percentile
     "velocity_pitch_correlation",
-    "velocity_density_correlation",  # with the onsets within DENSITY_RADIUS steps
+    "velocity_density_correlation",  # with the onsets near each (img2midi.dynamics.local_onsets)
     "top_line_velocity_excess",  # the top line's mean velocity minus the other onsets'
     "velocity_change",  # mean |change| of the mean velocity between successive onset steps
 )
@@ -299,10 +298,7 @@ def dynamics_features(notes: np.ndarray, steps: int) -> np.ndarray:
         f["velocity_mean"], f["velocity_sd"] = velocity.mean(), velocity.std()
         f["velocity_spread"] = np.percentile(velocity, 90) - np.percentile(velocity, 10)
         f["velocity_pitch_correlation"] = _correlation(velocity, pitches.astype(np.float64))
-        cumulative = np.concatenate(([0], np.cumsum(np.bincount(starts, minlength=steps))))
-        density = (cumulative[np.minimum(starts + DENSITY_RADIUS + 1, len(cumulative) - 1)]
-                   - cumulative[np.maximum(starts - DENSITY_RADIUS, 0)]).astype(np.float64)
-        f["velocity_density_correlation"] = _correlation(velocity, density)
+        f["velocity_density_correlation"] = _correlation(velocity, local_onsets(starts).astype(np.float64))
         onset_steps, first = np.unique(starts, return_index=True)
         top = np.concatenate((first[1:], [len(notes)])) - 1  # sorted by pitch within a step: the last is the top
         others = np.ones(len(notes), dtype=bool)
