@@ -29,6 +29,7 @@ from model import metrics, styletest, twosample
 from model.checkpoint import draws_velocities, load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
 from model.generate import generate_rolls, latent_dim, latents, style_input
+from model.style import one_hot_styles
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
 CLASSIFIERS = {  # two-sample classifiers: report key -> what the table calls it
@@ -105,10 +106,16 @@ def two_sample_tests(real: twosample.PreparedSet, reference: twosample.PreparedS
 
 
 def generate_in_batches(generator, count: int, seed: int) -> np.ndarray:
+    """`count` rolls as `sample` draws them: a style-conditioned generator's each of one style class, drawn
+    in the training rolls' proportions (not every roll at the classes' average, which no piece is)."""
     z = latents([seed, 5], count, latent_dim(generator))
+    layer = style_input(generator)
+    styles = None if layer is None else one_hot_styles(layer.shares, np.arange(len(layer.names)), count,
+                                                      np.random.default_rng([seed, 23]))
     batches = range(0, count, GENERATE_BATCH)
-    return np.concatenate([generate_rolls(generator, z[i:i + GENERATE_BATCH])
-                           for i in tqdm(batches, desc="evaluate: generating", unit="batch", leave=False)])
+    return np.concatenate([
+        generate_rolls(generator, z[i:i + GENERATE_BATCH], None if styles is None else styles[i:i + GENERATE_BATCH])
+        for i in tqdm(batches, desc="evaluate: generating", unit="batch", leave=False)])
 
 
 def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),

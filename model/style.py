@@ -47,6 +47,11 @@ def draw_classes(shares: np.ndarray, classes: np.ndarray, count: int, rng: np.ra
     return rng.choice(classes, count, p=weights)
 
 
+def one_hot_styles(shares, classes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(count, len(shares)) one-hot style weights, each roll one of `classes` drawn as draw_classes draws it."""
+    return np.eye(len(shares), dtype=np.float32)[draw_classes(np.asarray(shares), classes, count, rng)]
+
+
 def parse_schedule(text: str, stage: str) -> list[tuple[str, float | None]]:
     """'baroque:30,romantic:60' -> [('baroque', 30.0), ('romantic', 60.0)]; 'chopin' -> [('chopin', None)]."""
     parts = []

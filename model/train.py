@@ -29,7 +29,7 @@ from model.data import ImageStream, list_images, read_rolls, sample_paths
 from model.dcgan import Models, build_dcgan
 from model.generate import generate_rolls, latents, roll_grid
 from model.step import GanStep, StepOutput
-from model.style import draw_classes
+from model.style import one_hot_styles
 
 LOG_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake", "d_real_average",
               "d_fake_average", "images_per_second", "seconds", "validation_accuracy", "validation_fd")
@@ -223,9 +223,8 @@ def drawn_styles(config: TrainConfig, count: int) -> np.ndarray | None:
     without styles."""
     if not config.styles:
         return None
-    drawn = draw_classes(np.asarray(config.style_shares), np.arange(len(config.styles)), count,
-                         np.random.default_rng([config.seed, 6]))
-    return np.eye(len(config.styles), dtype=np.float32)[drawn]
+    return one_hot_styles(config.style_shares, np.arange(len(config.styles)), count,
+                          np.random.default_rng([config.seed, 6]))
 
 
 def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:

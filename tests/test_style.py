@@ -48,6 +48,18 @@ def test_a_request_draws_its_classes_in_the_training_shares_and_a_schedule_chang
         parse_schedule("bach:10,chopin", "sample")
 
 
+def test_evaluate_draws_each_roll_one_style_in_the_training_shares_as_sample_does(styled, monkeypatch):
+    from model import evaluate as evaluate_module
+
+    asked = []
+    monkeypatch.setattr(evaluate_module, "generate_rolls", lambda g, z, styles: asked.append(styles) or z[:, :1])
+    evaluate_module.generate_in_batches(checkpoint.load_generator(styled), 100, seed=0)
+    styles = np.concatenate(asked)
+    assert styles.shape == (100, len(STYLE_CLASSES)) and (styles.sum(axis=1) == 1).all() and set(styles.flat) == {0, 1}
+    drawn = styles.sum(axis=0)
+    assert drawn[STYLE_CLASSES.index("chopin")] > drawn[STYLE_CLASSES.index("debussy")] > 0  # here 8:3
+
+
 def test_sample_takes_a_style_and_names_it_and_the_same_seed_gives_the_same_bytes(styled, tmp_path, capsys):
     for attempt in ("a", "b"):
         (midi,) = sample(tmp_path / attempt / "x.mid", styled, seed=3, duration=8, audio=False, style="chopin")
