@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from midi2img.spec import STEPS_PER_BEAT
-from model.options import FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range, target_lufs
+from model.options import DYNAMICS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range, target_lufs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is no use to a user
 
@@ -73,11 +73,15 @@ def _add_piece_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: LOOPSTART/LOOPLENGTH tags (OGG, FLAC) and a .loop.json sidecar")
     p.add_argument("--style", nargs="?", const="", default=None, metavar="STYLE",
-                   help="with a generator trained with --styles: an era or composer (romantic, chopin), or a "
-                        "schedule such as baroque:30,romantic:60; alone, lists them (default: drawn in MAESTRO's "
+                   help="with a generator trained with --styles: an era or composer (romantic, chopin); with one "
+                        "trained with --textures: texture words (sparse+soft); or a schedule such as "
+                        "baroque:30,romantic:60; alone, lists them (default: drawn in the training rolls' "
                         "proportions)")
     p.add_argument("--mood", choices=MOODS, default=None,
                    help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
+    p.add_argument("--dynamics", choices=DYNAMICS, default="played",
+                   help="played: a pianist's dynamics from the notes (img2midi/dynamics.py, the default); drawn: "
+                        "the velocities the generator drew, for one that draws them")
     p.add_argument("--bpm", type=_within("bpm"), default=None,
                    help="tempo, 20 to 400 (default: the primer's first tempo, else the mood's, else 120)")
     p.add_argument("--transpose", type=_within("transpose"), default=0,
@@ -170,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--styles", action="store_true",
                    help="condition a new run on the era and composer classes of styles.csv beside --images, "
                         "so that `sample --style` can ask for one")
+    p.add_argument("--textures", action="store_true",
+                   help="condition a new run on each image's texture (density, pitch span, loudness, each in "
+                        "thirds), so that `sample --style sparse+soft` can ask for one")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="any other TrainConfig setting (model/config.py), e.g. --set input_noise=0; repeatable")
 
@@ -189,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by-style", action="store_true",
                    help="also: an era classifier's ceiling on real rolls and, for a generator trained with --styles, "
                         "how often it gives the era asked for")
+    p.add_argument("--dynamics", choices=DYNAMICS, default="played",
+                   help="score the dynamics as `sample --dynamics` plays them (default: %(default)s)")
 
     p = commands.add_parser("sample", help="generate music: MIDI, game-ready audio (WAV/OGG/FLAC) and a picture")
     _add_piece_options(p)

@@ -252,3 +252,12 @@ def load_generator(path: Path, stage: str = "sample") -> keras.Model:
 def draws_velocities(generator: keras.Model) -> bool:
     """Whether a generator's onsets carry velocities; one trained before they did draws every onset loudest."""
     return any(isinstance(layer, dcgan.SnapToLevels) and layer.velocity for layer in generator.layers)
+
+
+def drawn_dynamics(generator: keras.Model, dynamics: str, stage: str) -> bool:
+    """Whether `--dynamics` keeps the generator's velocities ("drawn") rather than having them played
+    ("played"); a clear exit for "drawn" with a generator that draws none."""
+    if dynamics == "drawn" and not draws_velocities(generator):
+        raise SystemExit(f"{stage}: --dynamics drawn: this generator draws no velocities (it was trained before "
+                         "onsets carried them); leave --dynamics at played")
+    return dynamics == "drawn"

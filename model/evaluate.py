@@ -26,10 +26,10 @@ from midi2img.atomic import atomic_path
 from midi2img.spec import pitch_class_histogram
 from midi2img.styles import ERAS, piece_of, styles_of
 from model import metrics, styletest, twosample
-from model.checkpoint import draws_velocities, load_generator
+from model.checkpoint import drawn_dynamics, load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
 from model.generate import generate_rolls, latent_dim, latents, style_input
-from model.style import one_hot_styles
+from model.style import one_hot_styles, trained_on_eras
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
 CLASSIFIERS = {  # two-sample classifiers: report key -> what the table calls it
@@ -121,13 +121,16 @@ def generate_in_batches(generator, count: int, seed: int) -> np.ndarray:
 def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
              reference: Path = Path("data/images/validation"), train_images: Path = Path("data/images/train"),
              name: str | None = None, reports: Path = Path("reports"), seed: int = 0, folds: int = 5,
-             cnn: twosample.CnnSettings = twosample.DEFAULT_CNN, by_style: bool = False) -> Path:
+             cnn: twosample.CnnSettings = twosample.DEFAULT_CNN, by_style: bool = False,
+             dynamics: str = "played") -> Path:
     """Score a generator; returns the report folder. `folds` and `cnn` set the two-sample tests;
-    `by_style` adds, for a style-conditioned generator, how well it gives each era asked for."""
+    `by_style` adds, for a style-conditioned generator, how well it gives each era asked for;
+    `dynamics` scores its velocities as `sample --dynamics` plays them."""
     model = Path(model)
     if name is None:  # pretrained/generator.keras -> "pretrained", runs/x -> "x", mine.keras -> "mine"
         name = model.parent.name if model.is_file() and model.stem == "generator" else model.stem
     generator = load_generator(model, "evaluate")
+    played = not drawn_dynamics(generator, dynamics, "evaluate")
     real_paths, reference_paths = sample_paths(real, n, seed, "evaluate"), sample_paths(reference, n, seed, "evaluate")
     real_rolls, reference_rolls = read_rolls(real_paths, "evaluate"), read_rolls(reference_paths, "evaluate")
     real_pieces = [piece_of(p) for p in real_paths]
@@ -145,7 +148,7 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     prepared = {"real (test)": twosample.prepare(real_rolls, real_pieces),
                 "real (validation)": twosample.prepare(reference_rolls, reference_pieces),
                 name: twosample.prepare(generated, twosample.own_groups("generated", len(generated)),
-                                        played=not draws_velocities(generator))}
+                                        played=played)}
     tests = two_sample_tests(*prepared.values(), name, seed, folds, cnn)
     folder = reports / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -191,7 +194,7 @@ def style_section(generator, real: Path, real_paths: list[Path], real_set: twosa
     accuracy, balanced = styletest.ceiling(classifier, real_labelled, real_eras[labelled])
     section = {"training_rolls": int(keep.sum()), "real_rolls": len(labelled), "ceiling": accuracy,
                "ceiling_balanced": balanced}
-    if style_input(generator) is not None:
+    if trained_on_eras(generator):
         section["eras"] = [asdict(score) for score in styletest.score_eras(
             generator, classifier, real_labelled, real_eras[labelled], n // 2, seed)]
     return section
@@ -204,7 +207,7 @@ def render_by_style(section: dict, n: int, real: Path, train_images: Path) -> li
              f"rolls of `{real}` it gives the right era at **{section['ceiling']:.2f}** (balanced "
              f"{section['ceiling_balanced']:.2f}; four eras, chance 0.25): the ceiling.", ""]
     if "eras" not in section:
-        return lines + ["This generator was trained without styles, so it cannot be asked for one.", ""]
+        return lines + ["This generator was trained without eras, so it cannot be asked for one.", ""]
     lines += [f"Asked for each era ({n // 2} rolls each), the share the classifier gives that era, and the two-sample "
               "feature test against that era's real rolls (0.50: indistinguishable):", "",
               "| era | given the requested era | two-sample accuracy |", "|---|---|---|"]

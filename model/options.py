@@ -9,6 +9,10 @@ from typing import NamedTuple
 
 MOODS = ("uplifting", "meditation", "nature", "bittersweet")  # img2midi.mood.MOODS' names (a test checks)
 FORMATS = ("wav", "ogg", "flac")  # img2midi.audio.FORMATS' names (a test checks)
+# Who plays the dynamics: the performance model (img2midi/dynamics.py) from the notes, or the generator's own
+# velocities. "played" is the default: a classifier tells the generators' own from a pianist's at 0.98-0.99,
+# the played ones at 0.79-0.82 (bench/quality/README.md).
+DYNAMICS = ("played", "drawn")
 # Integrated loudness by where the game plays (true peak at most -1 dBTP in all): Sony's ASWG-R001
 # asks -23 LUFS (+-2 LU) of home-console titles; -16 LUFS, the loud end of AES TD1004's -16 to -20
 # for streamed audio, carries over phone and laptop speakers (mobile, web).

@@ -34,7 +34,7 @@ from img2midi.figures import Piece, write_contact_sheet, write_piece_figure
 from img2midi.mood import MOODS, Mood, arrange
 from img2midi.parts import hold_final_chord, split_voices
 from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
-from model.checkpoint import draws_velocities, load_generator
+from model.checkpoint import drawn_dynamics, load_generator
 from model.longform import OVERLAP_STEPS, generate_ends, generate_pieces, splice
 from model.options import DEFAULT_LUFS
 from model.primer import Source
@@ -107,13 +107,15 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
            audio_format: str | None = None, duration: float | None = None, loop: bool = False,
            sample_rate: int = 44100, lufs: float = DEFAULT_LUFS, transpose: int = 0, mood: str | None = None,
            channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False,
-           style: str | None = None, generator: keras.Model | None = None, source: Source | None = None) -> list[Path]:
+           style: str | None = None, generator: keras.Model | None = None, source: Source | None = None,
+           dynamics: str = "played") -> list[Path]:
     """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
 
     A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
     ends with the outro when the game lets it; the three parts are written beside it as well.
     `source` (model/primer.py) starts the pieces from the user's music instead of chance; `style`
     asks a style-conditioned generator for an era, a composer or a schedule of them (model/style.py).
+    `dynamics` "played" has img2midi.dynamics play the notes; "drawn" keeps the generator's velocities.
     Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
     and the options that need --loop are checked here, first, as they decide what is written.
     """
@@ -145,7 +147,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         raise SystemExit(f"continue: --duration {seconds:g} s leaves nothing after the primer's "
                          f"{primer.steps * seconds_per_step:.1f} s")
     generator = generator or load_generator(model_path)  # the studio loads it once, for every request
-    velocities = draws_velocities(generator)
+    velocities = drawn_dynamics(generator, dynamics, "sample")
     joined = min(OVERLAP_STEPS, primer.steps) if primer else 0  # steps where the primer fades into its continuation
     generated_steps = n_steps - (primer.steps - joined if primer else 0)
     plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)

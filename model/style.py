@@ -13,7 +13,14 @@ import keras
 import numpy as np
 
 from midi2img.styles import ERA_NAMES, ERAS, era_of_class
+from model import texture
 from model.generate import style_input
+
+
+def trained_on_eras(generator: keras.Model) -> bool:
+    """Whether the generator's classes are eras and composers (train --styles), not textures (--textures)."""
+    layer = style_input(generator)
+    return layer is not None and not any(texture.is_texture(name) for name in layer.names)
 
 
 def style_help(generator: keras.Model) -> str:
@@ -21,6 +28,12 @@ def style_help(generator: keras.Model) -> str:
     layer = style_input(generator)
     if layer is None:
         return "this generator was trained without styles (train --styles); it takes no --style"
+    if not trained_on_eras(generator):
+        lines = ["textures: a word for density, pitch span or loudness, or words joined by '+' (sparse+soft), "
+                 "or a schedule such as sparse:30,busy:60 (seconds each)"]
+        for axis, words in zip(("density", "span", "loudness"), texture.WORDS, strict=True):
+            lines.append(f"  {axis:<10} {', '.join(words)}")
+        return "\n".join(lines)
     lines = ["styles: an era or a composer, or a schedule such as baroque:30,romantic:60 (seconds each)"]
     for era in ERAS:
         classes = [name for name in layer.names if era_of_class(name) == era]
@@ -28,13 +41,20 @@ def style_help(generator: keras.Model) -> str:
     return "\n".join(lines)
 
 
+def covers(request: str, name: str) -> bool:
+    """Whether class `name` is what `request` asks: the class itself, its era, or texture words (model/texture.py)."""
+    if texture.is_texture(name):
+        return texture.matches(request, name)
+    return request == name or era_of_class(name) == request
+
+
 def request_classes(generator: keras.Model, request: str, stage: str) -> np.ndarray:
-    """Indices of the generator's classes that `request` (an era or a class name) covers; a clear exit otherwise."""
+    """Indices of the generator's classes that `request` covers (see `covers`); a clear exit otherwise."""
     layer = style_input(generator)
     if layer is None:
         raise SystemExit(f"{stage}: --style {request}: {style_help(generator)}")
     name = request.strip().lower()
-    chosen = [i for i, c in enumerate(layer.names) if c == name or era_of_class(c) == name]
+    chosen = [i for i, c in enumerate(layer.names) if covers(name, c)]
     if not chosen:
         raise SystemExit(f"{stage}: --style {request}: no such style\n{style_help(generator)}")
     return np.array(chosen)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import os
 import time
 from pathlib import Path
@@ -21,9 +22,9 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from midi2img.rollpng import write_png_atomic
+from midi2img.rollpng import read_roll_png, write_png_atomic
 from midi2img.styles import STYLE_CLASSES, piece_of, style_class, styles_of
-from model import checkpoint, metrics, twosample
+from model import checkpoint, metrics, texture, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
 from model.dcgan import Models, build_dcgan
@@ -236,9 +237,21 @@ def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def style_labels(paths: list[Path], folder: Path, names: tuple[str, ...]) -> np.ndarray:
-    """Each roll's index in `names` by the `styles.csv` beside it (midi2img/styles.py); -1 where it has no style."""
-    classes = [style_class(*labels) for labels in styles_of(folder, paths, "train: --styles")]
+    """Each roll's index in `names`, -1 where it has none: by the `styles.csv` beside it (midi2img/styles.py),
+    or, for texture classes, by its own pixels (model/texture.py)."""
+    if names and all(texture.is_texture(name) for name in names):
+        classes = texture_classes(tuple(paths))
+    else:
+        classes = [style_class(*labels) for labels in styles_of(folder, paths, "train: --styles")]
     return np.array([names.index(c) if c in names else -1 for c in classes])
+
+
+@functools.cache  # a new run labels its rolls twice: for the classes' shares, then for the stream
+def texture_classes(paths: tuple[Path, ...]) -> list[str]:
+    """Each roll's texture class, by the thirds of these rolls' own measures."""
+    measures = np.array([texture.measure(read_roll_png(path))
+                         for path in tqdm(paths, desc="train: textures", unit="roll", leave=False)])
+    return texture.class_names(texture.thirds(measures, texture.cuts(measures)))
 
 
 def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> ImageStream:
@@ -254,28 +267,34 @@ def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> Ima
                        n_classes=len(config.styles))
 
 
-def styled_overrides(paths: list[Path], images: Path, overrides: dict) -> dict:
-    """A new style-conditioned run's settings: every class of STYLE_CLASSES and its share of the training rolls."""
-    labels = style_labels(paths, Path(images), STYLE_CLASSES)
-    counts = np.bincount(labels[labels >= 0], minlength=len(STYLE_CLASSES))
-    return {**overrides, "styles": STYLE_CLASSES, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist())}
+def styled_overrides(paths: list[Path], images: Path, overrides: dict, textures: bool = False) -> dict:
+    """A new conditioned run's settings: its classes (STYLE_CLASSES, or the 27 texture classes) and each
+    one's share of the training rolls."""
+    names = tuple(texture.class_names(np.indices((3, 3, 3)).reshape(3, -1).T)) if textures else STYLE_CLASSES
+    labels = style_labels(paths, Path(images), names)
+    counts = np.bincount(labels[labels >= 0], minlength=len(names))
+    return {**overrides, "styles": names, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist())}
 
 
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
           validation_images: Path | None = None, init_from: Path | None = None, styles: bool = False,
+          textures: bool = False,
           **overrides: object) -> Path:
     """Train until a stop rule fires; returns the newest checkpoint folder.
 
     `init_from`, a checkpoint of a run that differs in D's views, G's gates or styles only, gives a
     new run its first weights (see checkpoint.warm_start); a run resumed from its own checkpoint ignores it.
-    `styles` conditions a new run on the style classes of `styles.csv` beside `images`.
+    `styles` conditions a new run on the style classes of `styles.csv` beside `images`; `textures`
+    on each roll's texture class (model/texture.py).
 
     `validation_images` (default: a `validation` folder beside `images`, if there is one)
     scores each checkpoint; without it no best checkpoint is kept.
     """
     paths = list_images(images)  # every header checked once: thousands of files
-    if styles and not (resume and (run_dir / "config.json").exists()):
-        overrides = styled_overrides(paths, images, overrides)
+    if styles and textures:
+        raise SystemExit("train: --styles and --textures each condition a run; choose one")
+    if (styles or textures) and not (resume and (run_dir / "config.json").exists()):
+        overrides = styled_overrides(paths, images, overrides, textures)
     config = resolve_config(run_dir, resume, preset, overrides)
     stream = labelled_stream(paths, images, config)
     print(describe_device())

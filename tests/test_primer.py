@@ -13,7 +13,7 @@ import pipeline
 from img2midi.core import roll_to_notes
 from img2midi.mood import into_key, key_of
 from model.checkpoint import load_generator
-from model.generate import generate_rolls, latents
+from model.generate import generate_rolls, latent_dim, latents
 from model.invert import invert, onset_f1
 
 QUIET = ["--no-audio"]
@@ -72,7 +72,7 @@ def test_generated_notes_move_into_the_primers_key_and_register():
 
 def test_inversion_finds_a_generated_rolls_latent_better_than_chance():
     generator = load_generator(pipeline.SHIPPED_GENERATOR)
-    rolls = generate_rolls(generator, latents(7, 2, generator.input_shape[-1]))
+    rolls = generate_rolls(generator, latents(7, 2, latent_dim(generator)))
     found = invert(generator, rolls)
     random_f1 = np.mean([onset_f1(roll_to_notes(r), roll_to_notes(t))
                          for r, t in zip(generate_rolls(generator, latents(8, 2, 14)), rolls, strict=True)])

@@ -193,18 +193,27 @@ def test_arrange_without_a_mood_only_transposes():
     assert arrange(notes, roll, None, semitones=3).tolist() == [[63, 0, 4, 127], [98, 4, 5, 1]]  # 110 folds to 98
 
 
-def test_a_generator_that_draws_no_velocities_is_played_with_dynamics(tmp_path):
-    """The shipped generator was trained before onsets carried velocities: every onset is 255, which
-    would decode as the loudest; `sample` has img2midi.dynamics play its notes instead, the same way every time."""
-    from model.checkpoint import draws_velocities, load_generator
+def test_sample_plays_a_pianists_dynamics_unless_asked_for_the_generators_own(tmp_path):
+    """Generators' own velocities barely vary between pieces (a classifier tells them at 0.98), so by
+    default img2midi.dynamics plays the notes, the same way every time; `--dynamics drawn` keeps the
+    generator's, and is refused in one line for a generator that draws none."""
+    from model.config import TrainConfig
+    from model.dcgan import build_generator
     from model.sample import sample
 
-    shipped = Path(__file__).resolve().parents[1] / "pretrained" / "generator.keras"
-    assert not draws_velocities(load_generator(shipped))
-    first, again = (sample(tmp_path / name, shipped, audio=False)[0] for name in ("a.mid", "b.mid"))
+    def velocities(path: Path) -> np.ndarray:
+        return np.array([n.velocity for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes])
+
+    first, again = (sample(tmp_path / name, pipeline.SHIPPED_GENERATOR, audio=False)[0] for name in ("a.mid", "b.mid"))
     assert first.read_bytes() == again.read_bytes()
-    velocities = np.array([n.velocity for n in pretty_midi.PrettyMIDI(str(first)).instruments[0].notes])
-    assert 8 <= velocities.std() <= 25 and 40 <= velocities.mean() <= 85  # real rolls: sd 15.7 +- 3.4, mean 62
+    played = velocities(first)
+    assert 8 <= played.std() <= 25 and 40 <= played.mean() <= 85  # real rolls: sd 15.7 +- 3.4, mean 62
+    (drawn,) = sample(tmp_path / "c.mid", pipeline.SHIPPED_GENERATOR, audio=False, dynamics="drawn")
+    assert len(velocities(drawn)) == len(played) and not np.array_equal(velocities(drawn), played)  # same notes
+    unvoiced = tmp_path / "unvoiced.keras"
+    build_generator(TrainConfig.from_preset("tiny", onset_velocity=False)).save(unvoiced)
+    with pytest.raises(SystemExit, match="draws no velocities"):
+        sample(tmp_path / "d.mid", unvoiced, audio=False, dynamics="drawn")
 
 
 def test_a_wav_loop_is_stereo_and_carries_its_loop_in_a_smpl_chunk(tmp_path):

@@ -1,0 +1,77 @@
+"""Texture classes of a window: how busy, how wide and how loud it is, each in thirds of the training rolls.
+
+Generators trained without them drew every window alike (onsets a second, pitch span and loudness
+varied a third as much between windows as a pianist's do), and a classifier told them from real
+music by that alone. Conditioned on the texture of each training window (`train --textures`),
+and asked for the training windows' mix of textures, a generator draws the real spread; asked for
+one (`sample --style sparse+soft`), it draws that.
+
+A class is named `texture-d<i>-r<j>-v<k>`: density, pitch span ("range") and loudness ("velocity"),
+each tercile 0, 1 or 2 by the cuts of the training set.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from img2midi.core import DEFAULT_THRESHOLD
+from midi2img.spec import DEFAULT_VELOCITY, ONSET_THRESHOLD, level_to_velocity
+from model.dcgan import ROWS_ABOVE_PIANO
+
+PREFIX = "texture-"
+NAME = re.compile(r"^texture-d([012])-r([012])-v([012])$")
+# A request's words, per axis (density, span, loudness), for its thirds from low to high.
+WORDS = (("sparse", "moderate", "busy"), ("narrow", "mid-range", "wide"), ("soft", "medium", "loud"))
+
+
+def measure(pixels: np.ndarray) -> np.ndarray:
+    """(density, span, loudness) of a uint8 (106, 300) roll: the sounding share of the piano's keys, the
+    semitones from its lowest to its highest sounding key, and its onsets' mean velocity."""
+    keys = pixels[ROWS_ABOVE_PIANO:]
+    rows = np.flatnonzero((keys >= DEFAULT_THRESHOLD).any(axis=1))
+    onsets = keys[keys >= ONSET_THRESHOLD]
+    return np.array([np.mean(keys >= DEFAULT_THRESHOLD), rows[-1] - rows[0] if len(rows) else 0.0,
+                     level_to_velocity(onsets).mean() if len(onsets) else DEFAULT_VELOCITY], np.float64)
+
+
+def cuts(measures: np.ndarray) -> np.ndarray:
+    """(2, 3): the cuts between the thirds of (n, 3) measures, axis by axis."""
+    return np.quantile(measures, [1 / 3, 2 / 3], axis=0)
+
+
+def thirds(measures: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """(n, 3) measures -> (n, 3) thirds 0..2 by `cut`."""
+    return (measures[:, None, :] > cut[None]).sum(axis=1)
+
+
+def class_names(rolls_thirds: np.ndarray) -> list[str]:
+    return [f"{PREFIX}d{d}-r{r}-v{v}" for d, r, v in rolls_thirds]
+
+
+def is_texture(name: str) -> bool:
+    return NAME.match(name) is not None
+
+
+def class_thirds(name: str) -> tuple[int, int, int]:
+    d, r, v = NAME.match(name).groups()
+    return int(d), int(r), int(v)
+
+
+def describe(name: str) -> str:
+    """'texture-d0-r2-v1' -> 'sparse, wide, medium'."""
+    return ", ".join(WORDS[axis][third] for axis, third in enumerate(class_thirds(name)))
+
+
+def matches(request: str, name: str) -> bool:
+    """Whether texture class `name` is what `request` asks: the name itself, or words joined by '+'
+    ('sparse', 'busy+loud')."""
+    if request == name:
+        return True
+    wanted = class_thirds(name)
+    for word in request.split("+"):
+        if not any(word in axis_words and axis_words.index(word) == wanted[axis]
+                   for axis, axis_words in enumerate(WORDS)):
+            return False
+    return True

@@ -1,0 +1,64 @@
+"""Texture classes: each window's density, pitch span and loudness in thirds, learned and asked for by words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_model import write_rolls
+
+import pipeline
+from midi2img.spec import IMAGE_SHAPE, SUSTAIN_LEVEL, pitch_to_row, velocity_to_level
+from model import checkpoint, texture
+from model.style import style_plan
+from model.train import train
+
+
+def roll_with(notes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """A uint8 roll holding (pitch, start, steps, velocity) notes."""
+    roll = np.zeros(IMAGE_SHAPE, np.uint8)
+    for pitch, start, steps, velocity in notes:
+        row = pitch_to_row(pitch)
+        roll[row, start:start + steps] = SUSTAIN_LEVEL
+        roll[row, start] = velocity_to_level(velocity)
+    return roll
+
+
+def test_a_window_is_measured_by_its_density_span_and_loudness_and_cut_in_thirds():
+    density, span, loudness = texture.measure(roll_with([(48, 0, 30, 40), (60, 10, 30, 80), (72, 20, 30, 120)]))
+    assert density == pytest.approx(90 / (88 * 300)) and span == 24 and loudness == pytest.approx(80, abs=1)
+    assert tuple(texture.measure(np.zeros(IMAGE_SHAPE, np.uint8))[:2]) == (0, 0)  # silence: no span, no error
+    measures = np.array([[d, d, d] for d in range(9)], float)
+    assert texture.thirds(measures, texture.cuts(measures))[:, 0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert texture.describe("texture-d0-r2-v1") == "sparse, wide, medium"
+    assert texture.matches("sparse+medium", "texture-d0-r2-v1") and not texture.matches("busy", "texture-d0-r2-v1")
+    assert not texture.matches("jazz", "texture-d0-r2-v1")
+
+
+@pytest.fixture(scope="module")
+def textured(tmp_path_factory) -> Path:
+    """A tiny generator trained two steps on the texture classes of its own 27 rolls."""
+    images = write_rolls(tmp_path_factory.mktemp("textured") / "train", 27)
+    run = images.parent / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, textures=True)
+    return run
+
+
+def test_train_textures_learns_27_classes_and_a_request_by_words_draws_only_those_it_names(textured):
+    generator = checkpoint.load_generator(textured)
+    names = generator.get_layer("style_weights").names
+    assert len(names) == 27 and all(texture.is_texture(name) for name in names)
+    drawn = {names[i] for i in style_plan(generator, "sparse+soft", 60, 1, 0.125, seed=1)[:, 0].argmax(axis=1)}
+    assert drawn and all(texture.describe(name).startswith("sparse") and name.endswith("v0") for name in drawn)
+    with pytest.raises(SystemExit, match="no such style"):
+        style_plan(generator, "baroque", 1, 8, 0.125, seed=1)
+
+
+def test_sample_lists_a_texture_generators_words_and_plays_a_schedule_of_them(textured, tmp_path, capsys):
+    assert pipeline.main(["sample", "--model", str(textured), "--style"]) == 0
+    listing = capsys.readouterr().out
+    assert "sparse" in listing and "narrow" in listing and "soft" in listing
+    assert pipeline.main(["sample", "--model", str(textured), "--style", "busy:1,sparse:1", "--duration", "4",
+                          "--out", str(tmp_path / "t.mid"), "--no-audio"]) == 0
+    assert (tmp_path / "t.mid").stat().st_size > 0
