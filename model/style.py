@@ -92,8 +92,9 @@ def parse_schedule(text: str, stage: str) -> list[tuple[str, float | None]]:
 
 
 def plan_names(generator: keras.Model, plan: np.ndarray) -> str:
-    """One piece's (steps, classes) plan in words: its classes in the order they play ('bach then chopin')."""
-    names = style_input(generator).names
+    """One piece's (steps, classes) plan in words: its classes in the order they play ('bach then chopin',
+    'busy+wide+soft then sparse+narrow+soft')."""
+    names = [texture.describe(name) if texture.is_texture(name) else name for name in style_input(generator).names]
     order = [int(c) for c in plan.argmax(axis=1)]
     return " then ".join(names[c] for i, c in enumerate(order) if i == 0 or c != order[i - 1])
 

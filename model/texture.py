@@ -60,8 +60,8 @@ def class_thirds(name: str) -> tuple[int, int, int]:
 
 
 def describe(name: str) -> str:
-    """'texture-d0-r2-v1' -> 'sparse, wide, medium'."""
-    return ", ".join(WORDS[axis][third] for axis, third in enumerate(class_thirds(name)))
+    """'texture-d0-r2-v1' -> 'sparse+wide+medium', the request that asks for exactly it."""
+    return "+".join(WORDS[axis][third] for axis, third in enumerate(class_thirds(name)))
 
 
 def matches(request: str, name: str) -> bool:

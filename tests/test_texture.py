@@ -31,7 +31,8 @@ def test_a_window_is_measured_by_its_density_span_and_loudness_and_cut_in_thirds
     assert tuple(texture.measure(np.zeros(IMAGE_SHAPE, np.uint8))[:2]) == (0, 0)  # silence: no span, no error
     measures = np.array([[d, d, d] for d in range(9)], float)
     assert texture.thirds(measures, texture.cuts(measures))[:, 0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    assert texture.describe("texture-d0-r2-v1") == "sparse, wide, medium"
+    assert texture.describe("texture-d0-r2-v1") == "sparse+wide+medium"
+    assert texture.matches(texture.describe("texture-d0-r2-v1"), "texture-d0-r2-v1")
     assert texture.matches("sparse+medium", "texture-d0-r2-v1") and not texture.matches("busy", "texture-d0-r2-v1")
     assert not texture.matches("jazz", "texture-d0-r2-v1")
 
