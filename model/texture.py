@@ -13,10 +13,13 @@ each tercile 0, 1 or 2 by the cuts of the training set.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from img2midi.core import DEFAULT_THRESHOLD
+from midi2img.rollpng import read_roll_png
 from midi2img.spec import DEFAULT_VELOCITY, ONSET_THRESHOLD, level_to_velocity
 from model.dcgan import ROWS_ABOVE_PIANO
 
@@ -30,10 +33,17 @@ def measure(pixels: np.ndarray) -> np.ndarray:
     """(density, span, loudness) of a uint8 (106, 300) roll: the sounding share of the piano's keys, the
     semitones from its lowest to its highest sounding key, and its onsets' mean velocity."""
     keys = pixels[ROWS_ABOVE_PIANO:]
-    rows = np.flatnonzero((keys >= DEFAULT_THRESHOLD).any(axis=1))
+    sounding = keys >= DEFAULT_THRESHOLD
+    rows = np.flatnonzero(sounding.any(axis=1))
     onsets = keys[keys >= ONSET_THRESHOLD]
-    return np.array([np.mean(keys >= DEFAULT_THRESHOLD), rows[-1] - rows[0] if len(rows) else 0.0,
+    return np.array([sounding.mean(), rows[-1] - rows[0] if len(rows) else 0.0,
                      level_to_velocity(onsets).mean() if len(onsets) else DEFAULT_VELOCITY], np.float64)
+
+
+def measure_files(paths: list[Path], stage: str) -> np.ndarray:
+    """(n, 3) measures of roll files, read one at a time (a training folder would not fit in memory at once)."""
+    return np.array([measure(read_roll_png(path)) for path in tqdm(paths, desc=f"{stage}: textures", unit="roll",
+                                                                    leave=False)])
 
 
 def cuts(measures: np.ndarray) -> np.ndarray:
@@ -48,6 +58,9 @@ def thirds(measures: np.ndarray, cut: np.ndarray) -> np.ndarray:
 
 def class_names(rolls_thirds: np.ndarray) -> list[str]:
     return [f"{PREFIX}d{d}-r{r}-v{v}" for d, r, v in rolls_thirds]
+
+
+CLASSES = tuple(class_names(np.indices((3, 3, 3)).reshape(3, -1).T))  # all 27, in a fixed order
 
 
 def is_texture(name: str) -> bool:

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from midi2img.rollpng import read_roll_png, write_png_atomic
+from midi2img.rollpng import write_png_atomic
 from midi2img.styles import STYLE_CLASSES, piece_of, style_class, styles_of
 from model import checkpoint, metrics, texture, twosample
 from model.config import TrainConfig
@@ -249,8 +249,7 @@ def style_labels(paths: list[Path], folder: Path, names: tuple[str, ...]) -> np.
 @functools.cache  # a new run labels its rolls twice: for the classes' shares, then for the stream
 def texture_classes(paths: tuple[Path, ...]) -> list[str]:
     """Each roll's texture class, by the thirds of these rolls' own measures."""
-    measures = np.array([texture.measure(read_roll_png(path))
-                         for path in tqdm(paths, desc="train: textures", unit="roll", leave=False)])
+    measures = texture.measure_files(list(paths), "train")
     return texture.class_names(texture.thirds(measures, texture.cuts(measures)))
 
 
@@ -270,7 +269,7 @@ def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> Ima
 def styled_overrides(paths: list[Path], images: Path, overrides: dict, textures: bool = False) -> dict:
     """A new conditioned run's settings: its classes (STYLE_CLASSES, or the 27 texture classes) and each
     one's share of the training rolls."""
-    names = tuple(texture.class_names(np.indices((3, 3, 3)).reshape(3, -1).T)) if textures else STYLE_CLASSES
+    names = texture.CLASSES if textures else STYLE_CLASSES
     labels = style_labels(paths, Path(images), names)
     counts = np.bincount(labels[labels >= 0], minlength=len(names))
     return {**overrides, "styles": names, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist())}

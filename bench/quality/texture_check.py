@@ -3,8 +3,8 @@
     python bench/quality/texture_check.py [--model pretrained/generator.keras] [--images data/images/train]
 
 Asks for each of the 27 classes (32 rolls each) and prints how often the drawn window falls in the
-third asked for, axis by axis (chance 0.33); then draws 512 rolls as `sample` does (classes in the
-training proportions) and compares each measure's spread over rolls with real test rolls'. The
+third asked for, axis by axis (chance 0.33); then draws 512 rolls as `evaluate` and `sample` do
+(classes in the training proportions) and compares each measure's spread over rolls with real test rolls'. The
 thirds are cut where `train --textures` cut them: at the training images' own thirds.
 """
 
@@ -19,18 +19,14 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from midi2img.rollpng import read_roll_png  # noqa: E402
 from model import texture  # noqa: E402
 from model.checkpoint import load_generator  # noqa: E402
 from model.data import list_images  # noqa: E402
+from model.evaluate import generate_in_batches  # noqa: E402
 from model.generate import generate_rolls, latent_dim, latents, style_input  # noqa: E402
 from model.style import one_hot_styles  # noqa: E402
 
 AXES = ("density (share)", "span (semitones)", "loudness (velocity)")
-
-
-def measures(paths: list[Path]) -> np.ndarray:
-    return np.array([texture.measure(read_roll_png(p)) for p in tqdm(paths, desc="measuring", leave=False)])
 
 
 def main() -> None:
@@ -43,23 +39,18 @@ def main() -> None:
     layer = style_input(generator)
     if layer is None or not all(texture.is_texture(name) for name in layer.names):
         raise SystemExit(f"texture_check: {args.model} was not trained with --textures")
-    cut = texture.cuts(measures(list_images(args.images)))
-    width = latent_dim(generator)
+    cut = texture.cuts(texture.measure_files(list_images(args.images), "texture_check"))
     hits = []
     for index, name in enumerate(tqdm(layer.names, desc="classes", leave=False)):
-        styles = np.zeros((32, len(layer.names)), np.float32)
-        styles[:, index] = 1
-        rolls = generate_rolls(generator, latents([7, index], 32, width), styles)
+        styles = one_hot_styles(layer.shares, np.array([index]), 32, np.random.default_rng(index))
+        rolls = generate_rolls(generator, latents([7, index], 32, latent_dim(generator)), styles)
         drawn = np.array([texture.measure(r) for r in rolls])
         hits.append(texture.thirds(drawn, cut) == np.array(texture.class_thirds(name)))
     shares = np.concatenate(hits).mean(axis=0)
     print("asked for a class, the window drawn is in the third asked for (chance 0.33): "
           + ", ".join(f"{axis.split()[0]} {share:.2f}" for axis, share in zip(AXES, shares, strict=True)))
-    styles = one_hot_styles(layer.shares, np.arange(len(layer.names)), 512, np.random.default_rng(8))
-    z = latents(9, 512, width)
-    generated = np.array([texture.measure(r) for i in range(0, 512, 64)
-                          for r in generate_rolls(generator, z[i:i + 64], styles[i:i + 64])])
-    real = measures(list_images(args.real)[::4][:512])
+    generated = np.array([texture.measure(r) for r in generate_in_batches(generator, 512, seed=0)])
+    real = texture.measure_files(list_images(args.real)[::4][:512], "texture_check")
     for axis, g, r in zip(AXES, generated.T, real.T, strict=True):
         print(f"{axis} over rolls: real {r.mean():.3f} +- {r.std():.3f}, generated {g.mean():.3f} +- {g.std():.3f}")
 
