@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
-    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop when the run has trained this long, resumed parts included")
     p.add_argument("--balance-tol", type=float, default=None,
                    help="stop when moving averages of D(real) and D(fake) stay this close to 0.5 (default: 0.05)")
     p.add_argument("--patience", type=_positive_int, default=None,

@@ -77,7 +77,7 @@ class TrainConfig:
     patience: int = 500  # ...for this many consecutive steps
     average_steps: int = 100  # span of those moving averages
     max_steps: int | None = None
-    minutes: float | None = None  # wall-clock budget of this invocation
+    minutes: float | None = None  # wall-clock budget of the whole run, resumed parts included
     # Bookkeeping.
     checkpoint_every: int = 200
     keep: int = 3

@@ -178,11 +178,12 @@ class RunFolder:
         print(f"train: no checkpoint in {self.checkpoints}; starting a new run")
         return 0, Balance()
 
-    def start(self, step: int) -> None:
-        """Save the settings and drop log rows past `step`, which a crash after the last checkpoint may have left."""
+    def start(self, step: int) -> float:
+        """Save the settings and drop log rows past `step`, which a crash after the last checkpoint may have left;
+        return the run's training seconds up to `step`, so that a resumed run's clock and `--minutes` go on."""
         (self.path / "samples").mkdir(parents=True, exist_ok=True)
         self.config.save(self.path / "config.json")
-        _truncate_log(self.path / "log.csv", step)
+        return _truncate_log(self.path / "log.csv", step)
 
     def checkpoint(self, step: int, balance: Balance, interval: Interval, seconds: float, progress: tqdm) -> Path:
         """Score the averaged generator; save a checkpoint (and `best/` if it is the best), a preview, a log row."""
@@ -313,11 +314,11 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     if init_from is not None and step == 0:
         checkpoint.warm_start(init_from, models)
         print(f"train: new run, starting from the weights of {init_from}")
-    run.start(step)
+    elapsed = run.start(step)
     gan = GanStep(models, config)
     state = gan.state()
 
-    started, interval, reason = time.monotonic(), Interval(), None
+    started, interval, reason = time.monotonic() - elapsed, Interval(), None
     with tqdm(total=config.max_steps, initial=step, unit="step", dynamic_ncols=True) as progress:
         for real, real_styles in stream.batches(start=step):
             state, out = gan.step(state, real, *step_inputs(config, step), step, real_styles)
@@ -348,10 +349,11 @@ def _diverged(what: str, checkpoints: Path, progress: tqdm) -> None:
                      "Try a lower --learning-rate")
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log rows past `step`, which a crash after the last checkpoint may have left."""
+def _truncate_log(path: Path, step: int) -> float:
+    """Drop log rows past `step`, which a crash after the last checkpoint may have left; return the seconds of
+    the last row kept (0 without one)."""
     if not path.exists():
-        return
+        return 0.0
     with open(path, newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= step]
     temporary = path.with_suffix(".tmp")
@@ -360,6 +362,7 @@ def _truncate_log(path: Path, step: int) -> None:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(temporary, path)
+    return float(rows[-1]["seconds"]) if rows else 0.0
 
 
 def _append_log(path: Path, row: tuple) -> None:

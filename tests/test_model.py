@@ -160,6 +160,19 @@ def test_resume_continues_exactly(tmp_path):
     assert logged_steps(tmp_path / "split") == [3, 6]
 
 
+def test_a_resumed_runs_clock_goes_on_so_minutes_bounds_the_whole_run(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 16)
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2)
+    with open(run / "log.csv", newline="") as handle:
+        spent = float(next(csv.DictReader(handle))["seconds"])
+    assert spent > 0
+    # the whole budget already spent: the resumed part stops after its first step, not at --max-steps
+    assert train(images, run, resume=True, max_steps=20, minutes=spent / 60).name == "step_00000003"
+    with open(run / "log.csv", newline="") as handle:
+        assert float(list(csv.DictReader(handle))[-1]["seconds"]) >= spent
+
+
 def test_checkpoints_are_complete_and_pruned(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     run = tmp_path / "run"
