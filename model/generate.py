@@ -40,7 +40,7 @@ def generator_input(generator: keras.Model, z, styles: np.ndarray | None = None)
         return z
     weights = average_style(generator, len(z)) if styles is None else styles
     # Keras refuses a list that mixes arrays and tensors, and z may be either: both become tensors.
-    return [keras.ops.convert_to_tensor(z, "float32"), keras.ops.convert_to_tensor(np.asarray(weights, np.float32))]
+    return [keras.ops.convert_to_tensor(z, "float32"), keras.ops.convert_to_tensor(weights, "float32")]
 
 
 def generate_rolls(generator: keras.Model, z: np.ndarray, styles: np.ndarray | None = None) -> np.ndarray:

@@ -56,26 +56,32 @@ def onset_f1(found: np.ndarray, wanted: np.ndarray) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a or b else 1.0
 
 
-def invert(generator: keras.Model, rolls: np.ndarray, seed: int = 0) -> Inversion:
-    """The latent whose generated roll best matches each of `rolls` (n, 106, 300) uint8."""
+def invert(generator: keras.Model, rolls: np.ndarray, seed: int = 0, styles: np.ndarray | None = None) -> Inversion:
+    """The latent whose generated roll best matches each of `rolls` (n, 106, 300) uint8; for a style-conditioned
+    generator, drawn in `styles` (n, classes) (default: its average style)."""
     rolls = np.asarray(rolls)
     dim = latent_dim(generator)
     sounding, onsets = pixel_targets(rolls)
 
-    def loss(trainable, sounding, onsets):
-        per_roll = soft_dice_loss(generator(generator_input(generator, trainable[0]), training=False), sounding, onsets)
+    def loss(trainable, sounding, onsets, style):
+        per_roll = soft_dice_loss(generator(generator_input(generator, trainable[0], style), training=False),
+                                  sounding, onsets)
         return ops.sum(per_roll), per_roll
+
+    def style_of(index: int, count: int) -> np.ndarray | None:
+        return None if styles is None else np.repeat(np.asarray(styles, np.float32)[index:index + 1], count, 0)
 
     step = compile_step(value_and_gradients(loss))
     found = []
     for index in range(len(rolls)):
         z = latents([seed, 9, index], CANDIDATES, dim)
         scores = np.concatenate([keras.ops.convert_to_numpy(soft_dice_loss(
-            generator(generator_input(generator, z[i:i + 16]), training=False), sounding[index:index + 1],
-            onsets[index:index + 1])) for i in range(0, CANDIDATES, 16)])
+            generator(generator_input(generator, z[i:i + 16], style_of(index, 16)), training=False),
+            sounding[index:index + 1], onsets[index:index + 1])) for i in range(0, CANDIDATES, 16)])
         z = z[np.argsort(scores)[:REFINED]]
         first, second = np.zeros_like(z), np.zeros_like(z)  # Adam's moments, per latent
-        targets = (np.repeat(sounding[index:index + 1], REFINED, 0), np.repeat(onsets[index:index + 1], REFINED, 0))
+        targets = (np.repeat(sounding[index:index + 1], REFINED, 0), np.repeat(onsets[index:index + 1], REFINED, 0),
+                   style_of(index, REFINED))
         best, best_loss = z.copy(), np.full(REFINED, np.inf)
         for t in range(1, STEPS + 1):
             _, per_roll, (gradient,) = step([ops.convert_to_tensor(z)], *targets)
@@ -87,6 +93,6 @@ def invert(generator: keras.Model, rolls: np.ndarray, seed: int = 0) -> Inversio
             z = z - LEARNING_RATE * (first / (1 - 0.9 ** t)) / (np.sqrt(second / (1 - 0.999 ** t)) + 1e-8)
         found.append(best[np.argmin(best_loss)])
     latent = np.stack(found).astype("float32")
-    rebuilt = generate_rolls(generator, latent)
+    rebuilt = generate_rolls(generator, latent, styles)
     f1 = np.array([onset_f1(roll_to_notes(r), roll_to_notes(t)) for r, t in zip(rebuilt, rolls, strict=True)])
     return Inversion(latent, f1)

@@ -22,6 +22,7 @@ from midi2img.spec import NOTE_COLUMNS, STEPS_PER_BEAT, WINDOW_STEPS, pitch_clas
 from model.invert import invert
 from model.longform import morph_anchors
 from model.options import RANGES
+from model.texture import closest_classes
 
 MAX_PRIMER_SECONDS = RANGES["primer_seconds"].high  # of a primer kept as written
 REGISTER_SPREAD = 18  # generated notes are placed within the primer's mean pitch +- this
@@ -90,9 +91,17 @@ def read_primer(path: Path, seconds: float | None, bpm: float | None, stage: str
     return Primer(path, notes, end, bpm)
 
 
-def primer_latents(generator: keras.Model, primers: list[Primer], seed: int) -> np.ndarray:
-    """(len(primers), dim): each primer's last window inverted."""
-    return invert(generator, np.stack([p.last_window() for p in primers]), seed).latent
+def primer_latents(generator: keras.Model, primers: list[Primer], seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """((len(primers), dim), (len(primers), classes) or None): each primer's last window inverted, and for a
+    generator with texture classes the class it sounds like, in which it is inverted and continued."""
+    windows = np.stack([p.last_window() for p in primers])
+    styles = closest_classes(generator, windows, seed)
+    return invert(generator, windows, seed, styles).latent, styles
+
+
+def held_styles(styles: np.ndarray | None, count: int) -> Callable[[int], np.ndarray | None]:
+    """A Source's `plan` holding one (classes,) style weights for every step of `count` pieces."""
+    return lambda steps: None if styles is None else np.broadcast_to(styles, (count, steps, len(styles))).copy()
 
 
 def variations(latent: np.ndarray, count: int, spread: float, seed: int) -> np.ndarray:
@@ -112,33 +121,37 @@ class Source:
 
     `anchors(steps)` gives, for pieces of that many generated steps, (count, k, dim): the first k
     anchors of each piece's latent path; `fit` moves a piece's generated notes into the primers'
-    keys and registers; with `primer`, the piece begins with that primer's notes as written and
-    the generated music follows (continue).
+    keys and registers; `plan(steps)` gives (count, steps, classes) style weights, the primers'
+    textures, or None (model/texture.py: closest_classes); with `primer`, the piece begins with
+    that primer's notes as written and the generated music follows (continue).
     """
 
     anchors: Callable[[int], np.ndarray]
     fit: Callable[[np.ndarray, int], np.ndarray]
+    plan: Callable[[int], np.ndarray | None]
     primer: Primer | None = None
 
 
 def continuation(generator: keras.Model, primer: Primer, count: int, seed: int) -> Source:
     """`count` continuations of the primer: each path starts at its last window's latent."""
-    latent = primer_latents(generator, [primer], seed)
+    latent, styles = primer_latents(generator, [primer], seed)
     anchors = np.repeat(latent[None], count, axis=0)
-    return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes), primer)
+    return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes),
+                  held_styles(None if styles is None else styles[0], count), primer)
 
 
 def likeness(generator: keras.Model, primer: Primer, count: int, spread: float, seed: int) -> Source:
     """`count` variations: paths that start near the primer's latent, in its key and register."""
-    latent = primer_latents(generator, [primer], seed)[0]
-    anchors = variations(latent, count, spread, seed)[:, None]
-    return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes))
+    latent, styles = primer_latents(generator, [primer], seed)
+    anchors = variations(latent[0], count, spread, seed)[:, None]
+    return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes),
+                  held_styles(None if styles is None else styles[0], count))
 
 
 def morph(generator: keras.Model, first: Primer, last: Primer, count: int, seed: int) -> Source:
     """Pieces whose path runs from the first primer's latent to the last's; the first half in the first's key
     and register, the second half in the last's."""
-    a, b = primer_latents(generator, [first, last], seed)
+    (a, b), styles = primer_latents(generator, [first, last], seed)
 
     def fit(notes: np.ndarray, steps: int) -> np.ndarray:
         notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
@@ -146,7 +159,14 @@ def morph(generator: keras.Model, first: Primer, last: Primer, count: int, seed:
         together = np.concatenate([first.into_its_key(notes[early]), last.into_its_key(notes[~early])])
         return together[np.lexsort((together[:, 0], together[:, 1]))]
 
-    return Source(lambda steps: np.repeat(morph_anchors(a, b, steps)[None], count, axis=0), fit)
+    def plan(steps: int) -> np.ndarray | None:
+        """The first primer's texture for the first half, the last's for the second."""
+        if styles is None:
+            return None
+        halves = np.repeat(styles, [steps // 2, steps - steps // 2], axis=0)
+        return np.broadcast_to(halves, (count, *halves.shape)).copy()
+
+    return Source(lambda steps: np.repeat(morph_anchors(a, b, steps)[None], count, axis=0), fit, plan)
 
 
 USES = ("continue", "like", "morph")

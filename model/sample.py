@@ -113,8 +113,9 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
 
     A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
     ends with the outro when the game lets it; the three parts are written beside it as well.
-    `source` (model/primer.py) starts the pieces from the user's music instead of chance; `style`
-    asks a style-conditioned generator for an era, a composer or a schedule of them (model/style.py).
+    `source` (model/primer.py) starts the pieces from the user's music instead of chance, in its
+    texture; `style` asks a style-conditioned generator for an era, a composer, a texture or a
+    schedule of them (model/style.py) instead.
     `dynamics` "played" has img2midi.dynamics play the notes; "drawn" keeps the generator's velocities.
     Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
     and the options that need --loop are checked here, first, as they decide what is written.
@@ -150,7 +151,9 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     velocities = drawn_dynamics(generator, dynamics, "sample")
     joined = min(OVERLAP_STEPS, primer.steps) if primer else 0  # steps where the primer fades into its continuation
     generated_steps = n_steps - (primer.steps - joined if primer else 0)
-    plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)
+    plan = source.plan(generated_steps) if source and not style else None
+    if plan is None:
+        plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)
     rolls = generate_pieces(generator, seed, count, generated_steps, loop,
                             source.anchors(generated_steps) if source else None, plan)
 

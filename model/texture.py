@@ -22,6 +22,9 @@ from img2midi.core import DEFAULT_THRESHOLD
 from midi2img.rollpng import read_roll_png
 from midi2img.spec import DEFAULT_VELOCITY, ONSET_THRESHOLD, level_to_velocity
 from model.dcgan import ROWS_ABOVE_PIANO
+from model.generate import generate_rolls, latent_dim, latents, style_input
+
+ROLLS_PER_CLASS = 16  # generated per class to place the classes, when a window's class is looked up
 
 PREFIX = "texture-"
 NAME = re.compile(r"^texture-d([012])-r([012])-v([012])$")
@@ -75,6 +78,29 @@ def class_thirds(name: str) -> tuple[int, int, int]:
 def describe(name: str) -> str:
     """'texture-d0-r2-v1' -> 'sparse+wide+medium', the request that asks for exactly it."""
     return "+".join(WORDS[axis][third] for axis, third in enumerate(class_thirds(name)))
+
+
+def closest_classes(generator, rolls: np.ndarray, seed: int = 0) -> np.ndarray | None:
+    """(n, classes) one-hot: for each of (n, 106, 300) `rolls`, the texture class whose rolls this generator
+    draws most like it; None for a generator without texture classes.
+
+    Judged by what the generator draws (each class's mean measures, in units of their spread over all
+    classes), not by the training set's cuts, which a generator does not keep: so a continuation asks
+    for the class that sounds like its primer even on an axis the generator follows loosely.
+    """
+    layer = style_input(generator)
+    if layer is None or not all(is_texture(name) for name in layer.names):
+        return None
+    classes = len(layer.names)
+    styles = np.repeat(np.eye(classes, dtype=np.float32), ROLLS_PER_CLASS, axis=0)
+    z = latents([seed, 24], len(styles), latent_dim(generator))
+    drawn = np.concatenate([generate_rolls(generator, z[i:i + 64], styles[i:i + 64]) for i in range(0, len(z), 64)])
+    measured = np.array([measure(roll) for roll in drawn])
+    spread = np.maximum(measured.std(axis=0), 1e-9)
+    centres = measured.reshape(classes, ROLLS_PER_CLASS, 3).mean(axis=1) / spread
+    wanted = np.array([measure(roll) for roll in rolls]) / spread
+    nearest = np.linalg.norm(wanted[:, None] - centres[None], axis=2).argmin(axis=1)
+    return np.eye(classes, dtype=np.float32)[nearest]
 
 
 def matches(request: str, name: str) -> bool:

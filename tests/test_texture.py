@@ -6,11 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import STEP, write_midi
 from test_model import write_rolls
 
 import pipeline
 from midi2img.spec import IMAGE_SHAPE, SUSTAIN_LEVEL, pitch_to_row, velocity_to_level
-from model import checkpoint, texture
+from model import checkpoint, primer, texture
+from model.config import TrainConfig
+from model.dcgan import build_dcgan
+from model.generate import generate_rolls, latents
 from model.style import style_plan
 from model.train import train
 
@@ -63,3 +67,27 @@ def test_sample_lists_a_texture_generators_words_and_plays_a_schedule_of_them(te
     assert pipeline.main(["sample", "--model", str(textured), "--style", "busy:1,sparse:1", "--duration", "4",
                           "--out", str(tmp_path / "t.mid"), "--no-audio"]) == 0
     assert (tmp_path / "t.mid").stat().st_size > 0
+
+
+def test_a_primer_is_continued_in_the_texture_class_its_generator_draws_most_like_it(textured, tmp_path):
+    generator = checkpoint.load_generator(textured)
+    classes = np.eye(27, dtype=np.float32)[[3, 20]]
+    drawn = generate_rolls(generator, latents([5], 2, 14), classes)
+    found = texture.closest_classes(generator, drawn)
+    assert found.shape == (2, 27) and (found.sum(axis=1) == 1).all()
+    assert texture.closest_classes(generator, drawn).tolist() == found.tolist()  # a pure function of the seed
+    first = write_midi(tmp_path / "a.mid", [(60 + i, 2 * i * STEP, (2 * i + 1) * STEP, 90) for i in range(16)])
+    last = write_midi(tmp_path / "b.mid", [(40, 0, 32 * STEP, 30)])
+    continued, _ = primer.from_primers(generator, "continue", [first], 2, 0, None, "continue")
+    plan = continued.plan(40)
+    assert plan.shape == (2, 40, 27) and (plan == plan[:1, :1]).all() and plan[0, 0].sum() == 1
+    morphed, _ = primer.from_primers(generator, "morph", [first, last], 1, 0, None, "morph")
+    a, b = texture.closest_classes(generator, np.stack([primer.read_primer(p, None, None, "t").last_window()
+                                                        for p in (first, last)]))
+    plan = morphed.plan(40)[0]
+    assert (plan[:20] == a).all() and (plan[20:] == b).all()
+
+
+def test_a_generator_without_texture_classes_has_no_closest_class():
+    generator = build_dcgan(TrainConfig.from_preset("tiny")).generator
+    assert texture.closest_classes(generator, np.zeros((1, *IMAGE_SHAPE), np.uint8)) is None
