@@ -39,6 +39,7 @@ class TrainConfig:
     # request and D's projection judges each roll against, and their shares of the training rolls.
     styles: tuple[str, ...] = ()
     style_shares: tuple[float, ...] = ()
+    texture_cuts: tuple[float, ...] = ()  # `train --textures`: the cuts between thirds (texture.cuts, flattened)
     style_dim: int = 8  # width of G's style embedding, concatenated to the latent
     # Weight of an auxiliary style classifier on D's features (AC-GAN): D learns to name each roll's
     # style, real or generated, G to have its rolls named as asked. 0: none (the projection alone).
@@ -110,7 +111,8 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         """A run's saved settings; one saved before a setting existed gets what it trained with (OLD_RUN_DEFAULTS)."""
         fields = {**OLD_RUN_DEFAULTS, **json.loads(path.read_text())}
-        for name in ("base_shape", "generator_channels", "discriminator_channels", "styles", "style_shares"):
+        for name in ("base_shape", "generator_channels", "discriminator_channels", "styles", "style_shares",
+                     "texture_cuts"):
             if name in fields:
                 fields[name] = tuple(fields[name])
         return cls(**fields)

@@ -168,18 +168,23 @@ class StyleWeights(layers.Layer):
     """A style-conditioned generator's style input, passed on as it is: per roll, a weight per style class.
 
     It carries the class names and their shares of the training rolls in the saved model, so
-    that `sample --style` can name them and draw them in the training set's proportions.
+    that `sample --style` can name them and draw them in the training set's proportions; and for
+    texture classes the cuts between their thirds (model/texture.py), so that `continue` can name a
+    primer's class as training would have.
     """
 
-    def __init__(self, names: tuple[str, ...] = (), shares: tuple[float, ...] = (), **kwargs):
+    def __init__(self, names: tuple[str, ...] = (), shares: tuple[float, ...] = (), cuts: tuple[float, ...] = (),
+                 **kwargs):
         super().__init__(**kwargs)
         self.names, self.shares = tuple(names), tuple(float(share) for share in shares)
+        self.cuts = tuple(float(cut) for cut in cuts)
 
     def call(self, weights):
         return weights
 
     def get_config(self):
-        return {**super().get_config(), "names": list(self.names), "shares": list(self.shares)}
+        return {**super().get_config(), "names": list(self.names), "shares": list(self.shares),
+                "cuts": list(self.cuts)}
 
 
 STYLE_INPUT = "style_weights"  # the StyleWeights layer's name in a style-conditioned generator
@@ -298,7 +303,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
     inputs, x = latent, latent
     if config.styles:  # the style's embedding joins the latent; zero rows of the dense add a style to a warm start
         style = keras.Input((len(config.styles),), name="style")
-        weights = StyleWeights(config.styles, config.style_shares, name=STYLE_INPUT)(style)
+        weights = StyleWeights(config.styles, config.style_shares, config.texture_cuts, name=STYLE_INPUT)(style)
         embedding = layers.Dense(config.style_dim, use_bias=False, name="style_embedding")(weights)
         inputs, x = [latent, style], layers.Concatenate(name="latent_and_style")([latent, embedding])
     x = layers.Dense(height * width * channels[0], dtype=policy, name="latent_dense")(x)

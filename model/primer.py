@@ -22,7 +22,7 @@ from midi2img.spec import NOTE_COLUMNS, STEPS_PER_BEAT, WINDOW_STEPS, pitch_clas
 from model.invert import invert
 from model.longform import morph_anchors
 from model.options import RANGES
-from model.texture import closest_classes
+from model.texture import classes_of
 
 MAX_PRIMER_SECONDS = RANGES["primer_seconds"].high  # of a primer kept as written
 REGISTER_SPREAD = 18  # generated notes are placed within the primer's mean pitch +- this
@@ -95,7 +95,7 @@ def primer_latents(generator: keras.Model, primers: list[Primer], seed: int) -> 
     """((len(primers), dim), (len(primers), classes) or None): each primer's last window inverted, and for a
     generator with texture classes the class it sounds like, in which it is inverted and continued."""
     windows = np.stack([p.last_window() for p in primers])
-    styles = closest_classes(generator, windows, seed)
+    styles = classes_of(generator, windows)
     return invert(generator, windows, seed, styles).latent, styles
 
 
@@ -122,7 +122,7 @@ class Source:
     `anchors(steps)` gives, for pieces of that many generated steps, (count, k, dim): the first k
     anchors of each piece's latent path; `fit` moves a piece's generated notes into the primers'
     keys and registers; `plan(steps)` gives (count, steps, classes) style weights, the primers'
-    textures, or None (model/texture.py: closest_classes); with `primer`, the piece begins with
+    textures, or None (model/texture.py: classes_of); with `primer`, the piece begins with
     that primer's notes as written and the generated music follows (continue).
     """
 

@@ -22,9 +22,7 @@ from img2midi.core import DEFAULT_THRESHOLD
 from midi2img.rollpng import read_roll_png
 from midi2img.spec import DEFAULT_VELOCITY, ONSET_THRESHOLD, level_to_velocity
 from model.dcgan import ROWS_ABOVE_PIANO
-from model.generate import generate_rolls, latent_dim, latents, style_input
-
-ROLLS_PER_CLASS = 16  # generated per class to place the classes, when a window's class is looked up
+from model.generate import style_input
 
 PREFIX = "texture-"
 NAME = re.compile(r"^texture-d([012])-r([012])-v([012])$")
@@ -80,27 +78,14 @@ def describe(name: str) -> str:
     return "+".join(WORDS[axis][third] for axis, third in enumerate(class_thirds(name)))
 
 
-def closest_classes(generator, rolls: np.ndarray, seed: int = 0) -> np.ndarray | None:
-    """(n, classes) one-hot: for each of (n, 106, 300) `rolls`, the texture class whose rolls this generator
-    draws most like it; None for a generator without texture classes.
-
-    Judged by what the generator draws (each class's mean measures, in units of their spread over all
-    classes), not by the training set's cuts, which a generator does not keep: so a continuation asks
-    for the class that sounds like its primer even on an axis the generator follows loosely.
-    """
+def classes_of(generator, rolls: np.ndarray) -> np.ndarray | None:
+    """(n, classes) one-hot: each of (n, 106, 300) `rolls`' texture class, cut where the generator's training
+    cut; None for a generator without texture classes or one saved before it kept its cuts."""
     layer = style_input(generator)
-    if layer is None or not all(is_texture(name) for name in layer.names):
+    if layer is None or not layer.cuts or not all(is_texture(name) for name in layer.names):
         return None
-    classes = len(layer.names)
-    styles = np.repeat(np.eye(classes, dtype=np.float32), ROLLS_PER_CLASS, axis=0)
-    z = latents([seed, 24], len(styles), latent_dim(generator))
-    drawn = np.concatenate([generate_rolls(generator, z[i:i + 64], styles[i:i + 64]) for i in range(0, len(z), 64)])
-    measured = np.array([measure(roll) for roll in drawn])
-    spread = np.maximum(measured.std(axis=0), 1e-9)
-    centres = measured.reshape(classes, ROLLS_PER_CLASS, 3).mean(axis=1) / spread
-    wanted = np.array([measure(roll) for roll in rolls]) / spread
-    nearest = np.linalg.norm(wanted[:, None] - centres[None], axis=2).argmin(axis=1)
-    return np.eye(classes, dtype=np.float32)[nearest]
+    names = class_names(thirds(np.array([measure(roll) for roll in rolls]), np.reshape(layer.cuts, (2, 3))))
+    return np.eye(len(layer.names), dtype=np.float32)[[layer.names.index(name) for name in names]]
 
 
 def matches(request: str, name: str) -> bool:

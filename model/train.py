@@ -247,10 +247,19 @@ def style_labels(paths: list[Path], folder: Path, names: tuple[str, ...]) -> np.
     return np.array([names.index(c) if c in names else -1 for c in classes])
 
 
-@functools.cache  # a new run labels its rolls twice: for the classes' shares, then for the stream
+@functools.cache  # a new run reads its rolls' measures for the cuts, the classes' shares and the stream
+def texture_measures(paths: tuple[Path, ...]) -> np.ndarray:
+    return texture.measure_files(list(paths), "train")
+
+
+def texture_cuts(paths: list[Path]) -> tuple[float, ...]:
+    """The cuts between the thirds of these rolls' measures, flattened as TrainConfig.texture_cuts keeps them."""
+    return tuple(np.round(texture.cuts(texture_measures(tuple(paths))), 6).ravel().tolist())
+
+
 def texture_classes(paths: tuple[Path, ...]) -> list[str]:
     """Each roll's texture class, by the thirds of these rolls' own measures."""
-    measures = texture.measure_files(list(paths), "train")
+    measures = texture_measures(paths)
     return texture.class_names(texture.thirds(measures, texture.cuts(measures)))
 
 
@@ -273,7 +282,8 @@ def styled_overrides(paths: list[Path], images: Path, overrides: dict, textures:
     names = texture.CLASSES if textures else STYLE_CLASSES
     labels = style_labels(paths, Path(images), names)
     counts = np.bincount(labels[labels >= 0], minlength=len(names))
-    return {**overrides, "styles": names, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist())}
+    cuts = {"texture_cuts": texture_cuts(paths)} if textures else {}
+    return {**overrides, "styles": names, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist()), **cuts}
 
 
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",
@@ -296,6 +306,8 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     if (styles or textures) and not (resume and (run_dir / "config.json").exists()):
         overrides = styled_overrides(paths, images, overrides, textures)
     config = resolve_config(run_dir, resume, preset, overrides)
+    if config.styles and texture.is_texture(config.styles[0]) and not config.texture_cuts:
+        config = config.replace(texture_cuts=texture_cuts(paths))  # a texture run saved before they were kept
     stream = labelled_stream(paths, images, config)
     print(describe_device())
     print(f"train: {len(stream.paths)} images from {images}, batch {config.batch_size}, run folder {run_dir}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,25 +70,37 @@ def test_sample_lists_a_texture_generators_words_and_plays_a_schedule_of_them(te
     assert (tmp_path / "t.mid").stat().st_size > 0
 
 
-def test_a_primer_is_continued_in_the_texture_class_its_generator_draws_most_like_it(textured, tmp_path):
+def test_a_primer_is_continued_in_its_own_texture_class_cut_where_training_cut(textured, tmp_path):
     generator = checkpoint.load_generator(textured)
-    classes = np.eye(27, dtype=np.float32)[[3, 20]]
-    drawn = generate_rolls(generator, latents([5], 2, 14), classes)
-    found = texture.closest_classes(generator, drawn)
-    assert found.shape == (2, 27) and (found.sum(axis=1) == 1).all()
-    assert texture.closest_classes(generator, drawn).tolist() == found.tolist()  # a pure function of the seed
+    cuts = np.reshape(generator.get_layer("style_weights").cuts, (2, 3))
+    drawn = generate_rolls(generator, latents([5], 4, 14), np.eye(27, dtype=np.float32)[[3, 20, 7, 7]])
+    found = texture.classes_of(generator, drawn)
+    wanted = texture.class_names(texture.thirds(np.array([texture.measure(r) for r in drawn]), cuts))
+    assert [texture.CLASSES[i] for i in found.argmax(axis=1)] == wanted and (found.sum(axis=1) == 1).all()
     first = write_midi(tmp_path / "a.mid", [(60 + i, 2 * i * STEP, (2 * i + 1) * STEP, 90) for i in range(16)])
     last = write_midi(tmp_path / "b.mid", [(40, 0, 32 * STEP, 30)])
+    a, b = texture.classes_of(generator, np.stack([primer.read_primer(p, None, None, "t").last_window()
+                                                   for p in (first, last)]))
     continued, _ = primer.from_primers(generator, "continue", [first], 2, 0, None, "continue")
-    plan = continued.plan(40)
-    assert plan.shape == (2, 40, 27) and (plan == plan[:1, :1]).all() and plan[0, 0].sum() == 1
+    assert (continued.plan(40) == a).all() and continued.plan(40).shape == (2, 40, 27)
     morphed, _ = primer.from_primers(generator, "morph", [first, last], 1, 0, None, "morph")
-    a, b = texture.closest_classes(generator, np.stack([primer.read_primer(p, None, None, "t").last_window()
-                                                        for p in (first, last)]))
     plan = morphed.plan(40)[0]
     assert (plan[:20] == a).all() and (plan[20:] == b).all()
 
 
-def test_a_generator_without_texture_classes_has_no_closest_class():
+def test_a_texture_run_saved_before_it_kept_its_cuts_keeps_them_once_resumed(tmp_path):
+    images = write_rolls(tmp_path / "train", 27)
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, textures=True)
+    saved = json.loads((run / "config.json").read_text())
+    cuts = saved.pop("texture_cuts")
+    (run / "config.json").write_text(json.dumps(saved))
+    train(images, run, resume=True, max_steps=3, validation_rolls=0)
+    assert json.loads((run / "config.json").read_text())["texture_cuts"] == cuts and len(cuts) == 6
+    newest = checkpoint.newest_valid(run / "checkpoints", "test")
+    assert checkpoint.load_generator(newest / "generator.keras").get_layer("style_weights").cuts == tuple(cuts)
+
+
+def test_a_generator_without_texture_classes_has_no_texture_to_keep():
     generator = build_dcgan(TrainConfig.from_preset("tiny")).generator
-    assert texture.closest_classes(generator, np.zeros((1, *IMAGE_SHAPE), np.uint8)) is None
+    assert texture.classes_of(generator, np.zeros((1, *IMAGE_SHAPE), np.uint8)) is None

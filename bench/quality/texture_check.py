@@ -4,8 +4,11 @@
 
 Asks for each of the 27 classes (32 rolls each) and prints how often the drawn window falls in the
 third asked for, axis by axis (chance 0.33); then draws 512 rolls as `evaluate` and `sample` do
-(classes in the training proportions) and compares each measure's spread over rolls with real test rolls'. The
-thirds are cut where `train --textures` cut them: at the training images' own thirds.
+(classes in the training proportions) and compares each measure's spread over rolls with real test rolls'.
+Last, as `continue` does (texture.classes_of), it asks for the class of each of 128 real test
+windows and prints how often the drawn window shares the real one's third, beside asking for a
+class drawn at random. The thirds are cut where `train --textures` cut them: at the training
+images' own thirds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from midi2img.rollpng import read_roll_png  # noqa: E402
 from model import texture  # noqa: E402
 from model.checkpoint import load_generator  # noqa: E402
 from model.data import list_images  # noqa: E402
@@ -53,6 +57,18 @@ def main() -> None:
     real = texture.measure_files(list_images(args.real)[::4][:512], "texture_check")
     for axis, g, r in zip(AXES, generated.T, real.T, strict=True):
         print(f"{axis} over rolls: real {r.mean():.3f} +- {r.std():.3f}, generated {g.mean():.3f} +- {g.std():.3f}")
+    primers = [read_roll_png(path) for path in list_images(args.real)[::16][:128]]
+    wanted = texture.thirds(np.array([texture.measure(r) for r in primers]), cut)
+    own = np.eye(len(layer.names), dtype=np.float32)[[texture.CLASSES.index(n) for n in texture.class_names(wanted)]]
+    asks = {"the window's own class (continue)": own,
+            "a class at random": one_hot_styles(layer.shares, np.arange(len(layer.names)), len(primers),
+                                                np.random.default_rng(8))}
+    z = latents([7, 99], len(primers), latent_dim(generator))
+    print(f"a window drawn for each of {len(primers)} real test windows is in the real one's third:")
+    for label, styles in asks.items():
+        drawn = texture.thirds(np.array([texture.measure(r) for r in generate_rolls(generator, z, styles)]), cut)
+        print(f"  asking for {label}: " + ", ".join(
+            f"{axis.split()[0]} {share:.2f}" for axis, share in zip(AXES, (drawn == wanted).mean(axis=0), strict=True)))
 
 
 if __name__ == "__main__":
