@@ -31,7 +31,7 @@ from midi2img.io import read_midi_notes  # noqa: E402
 from midi2img.spec import STEPS_PER_BEAT, pitch_class_histogram  # noqa: E402
 from model import primer  # noqa: E402
 from model.checkpoint import load_generator  # noqa: E402
-from model.invert import invert, onset_f1  # noqa: E402
+from model.invert import onset_f1  # noqa: E402
 from model.sample import sample  # noqa: E402
 
 SPAN = 20.0  # seconds compared at each end
@@ -55,7 +55,7 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def measure_inversion(generator, starts: list, _out: Path, _model: Path) -> None:
     began = time.perf_counter()
-    found = invert(generator, np.stack([p.last_window() for p in starts]))
+    found, _ = primer.invert_primers(generator, starts, 0)
     print(f"inversion of {len(starts)} first windows: onset F1 {found.onset_f1.mean():.3f} "
           f"(min {found.onset_f1.min():.3f}, max {found.onset_f1.max():.3f}), "
           f"{(time.perf_counter() - began) / len(starts):.1f} s a window")

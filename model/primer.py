@@ -19,7 +19,7 @@ from img2midi.mood import into_key, key_of
 from midi2img.core import notes_to_roll
 from midi2img.io import MidiError, drum_notes, parse_midi, read_midi_notes
 from midi2img.spec import NOTE_COLUMNS, STEPS_PER_BEAT, WINDOW_STEPS, pitch_class_histogram
-from model.invert import invert
+from model.invert import Inversion, invert
 from model.longform import morph_anchors
 from model.options import RANGES
 from model.texture import classes_of
@@ -91,12 +91,12 @@ def read_primer(path: Path, seconds: float | None, bpm: float | None, stage: str
     return Primer(path, notes, end, bpm)
 
 
-def primer_latents(generator: keras.Model, primers: list[Primer], seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """((len(primers), dim), (len(primers), classes) or None): each primer's last window inverted, and for a
-    generator with texture classes the class it sounds like, in which it is inverted and continued."""
+def invert_primers(generator: keras.Model, primers: list[Primer], seed: int) -> tuple[Inversion, np.ndarray | None]:
+    """(each primer's last window inverted, (len(primers), classes) or None): for a generator with texture
+    classes, each window's own class, in which it is inverted and continued."""
     windows = np.stack([p.last_window() for p in primers])
     styles = classes_of(generator, windows)
-    return invert(generator, windows, seed, styles).latent, styles
+    return invert(generator, windows, seed, styles), styles
 
 
 def held_styles(styles: np.ndarray | None, count: int) -> Callable[[int], np.ndarray | None]:
@@ -134,16 +134,16 @@ class Source:
 
 def continuation(generator: keras.Model, primer: Primer, count: int, seed: int) -> Source:
     """`count` continuations of the primer: each path starts at its last window's latent."""
-    latent, styles = primer_latents(generator, [primer], seed)
-    anchors = np.repeat(latent[None], count, axis=0)
+    found, styles = invert_primers(generator, [primer], seed)
+    anchors = np.repeat(found.latent[None], count, axis=0)
     return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes),
                   held_styles(None if styles is None else styles[0], count), primer)
 
 
 def likeness(generator: keras.Model, primer: Primer, count: int, spread: float, seed: int) -> Source:
     """`count` variations: paths that start near the primer's latent, in its key and register."""
-    latent, styles = primer_latents(generator, [primer], seed)
-    anchors = variations(latent[0], count, spread, seed)[:, None]
+    found, styles = invert_primers(generator, [primer], seed)
+    anchors = variations(found.latent[0], count, spread, seed)[:, None]
     return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes),
                   held_styles(None if styles is None else styles[0], count))
 
@@ -151,7 +151,8 @@ def likeness(generator: keras.Model, primer: Primer, count: int, spread: float, 
 def morph(generator: keras.Model, first: Primer, last: Primer, count: int, seed: int) -> Source:
     """Pieces whose path runs from the first primer's latent to the last's; the first half in the first's key
     and register, the second half in the last's."""
-    (a, b), styles = primer_latents(generator, [first, last], seed)
+    found, styles = invert_primers(generator, [first, last], seed)
+    a, b = found.latent
 
     def fit(notes: np.ndarray, steps: int) -> np.ndarray:
         notes = np.asarray(notes, np.int64).reshape(-1, len(NOTE_COLUMNS))
