@@ -31,8 +31,9 @@ def style_help(generator: keras.Model) -> str:
     if not trained_on_eras(generator):
         lines = ["textures: a word for density, pitch span or loudness, or words joined by '+' (sparse+soft), "
                  "or a schedule such as sparse:30,busy:60 (seconds each)"]
-        for axis, words in zip(("density", "span", "loudness"), texture.WORDS, strict=True):
-            lines.append(f"  {axis:<10} {', '.join(words)}")
+        bounds = texture.word_bounds(layer.cuts) if layer.cuts else [", ".join(words) for words in texture.WORDS]
+        for axis, words in zip(("density", "span", "loudness"), bounds, strict=True):
+            lines.append(f"  {axis:<10} {words}")
         return "\n".join(lines)
     lines = ["styles: an era or a composer, or a schedule such as baroque:30,romantic:60 (seconds each)"]
     for era in ERAS:

@@ -73,6 +73,15 @@ def class_thirds(name: str) -> tuple[int, int, int]:
     return int(d), int(r), int(v)
 
 
+def word_bounds(cuts: tuple[float, ...]) -> list[str]:
+    """Per axis, where its words part in the training rolls: 'sparse < 4.3% < moderate < 6.3% < busy (...)'."""
+    low, high = np.reshape(cuts, (2, 3))
+    shown = ((lambda x: f"{100 * x:.1f}%", "of the keys sounding"),
+             (lambda x: f"{x:.0f}", "semitones, lowest to highest"), (lambda x: f"{x:.0f}", "mean onset velocity"))
+    return [f"{words[0]} < {form(lo)} < {words[1]} < {form(hi)} < {words[2]}  ({unit})"
+            for words, (form, unit), lo, hi in zip(WORDS, shown, low, high, strict=True)]
+
+
 def describe(name: str) -> str:
     """'texture-d0-r2-v1' -> 'sparse+wide+medium', the request that asks for exactly it."""
     return "+".join(WORDS[axis][third] for axis, third in enumerate(class_thirds(name)))

@@ -65,6 +65,7 @@ def test_sample_lists_a_texture_generators_words_and_plays_a_schedule_of_them(te
     assert pipeline.main(["sample", "--model", str(textured), "--style"]) == 0
     listing = capsys.readouterr().out
     assert "sparse" in listing and "narrow" in listing and "soft" in listing
+    assert "semitones" in listing and "< mid-range <" in listing  # where the words part, from the training cuts
     assert pipeline.main(["sample", "--model", str(textured), "--style", "busy:1,sparse:1", "--duration", "4",
                           "--out", str(tmp_path / "t.mid"), "--no-audio"]) == 0
     assert (tmp_path / "t.mid").stat().st_size > 0
