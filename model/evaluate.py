@@ -275,7 +275,13 @@ def summarize_two_sample(tests: dict, folds: int, cnn: twosample.CnnSettings) ->
     }
 
 
-def render_two_sample(section: dict, n: int, real: Path) -> list[str]:
+def set_title(label: str, real: Path, reference: Path) -> str:
+    """A set's name as a report shows it: the real sets by their folders (the keys stay "real (test)" and
+    "real (validation)" whichever folders they are, so that reports compare)."""
+    return {"real (test)": f"real ({Path(real).name})", CEILING: f"real ({Path(reference).name})"}.get(label, label)
+
+
+def render_two_sample(section: dict, n: int, real: Path, reference: Path) -> list[str]:
     """The report's lead: a table of held-out accuracies, one row per set, one column per classifier."""
     lines = ["## Can a classifier tell these rolls from real ones?", ""]
     if "skipped" in section:
@@ -288,7 +294,7 @@ def render_two_sample(section: dict, n: int, real: Path) -> list[str]:
               "with their 1-s blocks in random order (real texture, no phrases). Dynamics (velocities) are scored "
               "apart: images made before velocities were kept have none.", "",
               "| set | " + " | ".join(CLASSIFIERS.values()) + " |", "|---|" + "---|" * len(CLASSIFIERS)]
-    names = {CEILING: "real (validation): the ceiling", RANDOM_NOTES: "random notes: baseline",
+    names = {CEILING: f"{set_title(CEILING, real, reference)}: the ceiling", RANDOM_NOTES: "random notes: baseline",
              SHUFFLED_BLOCKS: "shuffled 1-s blocks: baseline"}
     for label, by in section["sets"].items():
         cells = [f"{by[key]['mean']:.2f} ± {by[key]['sd']:.2f}" for key in CLASSIFIERS]
@@ -303,13 +309,14 @@ def render_two_sample(section: dict, n: int, real: Path) -> list[str]:
 def render_markdown(name: str, model: Path, summary: dict, n: int, real: Path, reference: Path,
                     train_images: Path) -> str:
     labels = list(summary["sets"])
-    lines = [f"# Evaluation of `{name}`", "", *render_two_sample(summary["two_sample"], n, real),
+    lines = [f"# Evaluation of `{name}`", "", *render_two_sample(summary["two_sample"], n, real, reference),
              "## Statistics and Frechet distance (secondary)", "",
              f"Model `{model}`; {n} generated rolls against {n} real rolls from `{real}`; "
              f"`{reference}` scored the same way as the ceiling; copying checked against every roll in "
              f"`{train_images}`. Statistics as mean ± sd over rolls; ✓ where the mean lies within one real sd "
              "of the real mean.", "",
-             "| statistic | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+             "| statistic | " + " | ".join(set_title(la, real, reference) for la in labels) + " |",
+             "|---|" + "---|" * len(labels)]
     for stat in summary["sets"][labels[0]]["statistics"]:  # metrics.STATISTICS, then DYNAMIC_STATISTICS
         cells = []
         for label in labels:

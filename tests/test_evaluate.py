@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from model import metrics, twosample
-from model.evaluate import CLASSIFIERS, evaluate
+from model.evaluate import CEILING, CLASSIFIERS, evaluate, set_title
 from model.train import train
 from tests.test_model import write_rolls
 
@@ -82,3 +83,10 @@ def test_report_two_sample(report):
             assert scores["mean"] == pytest.approx(np.mean(scores["folds"]))
     assert set(section["seconds"]) == {"preparing", "features", "cnn", "dynamics", "total"}
     assert section["classifiers"]["features"]["inputs"] == list(twosample.MUSICAL_FEATURES)
+
+
+def test_a_report_names_the_real_sets_by_their_folders():
+    """Scored against the validation split with the test split as the ceiling, the report says so."""
+    real, reference = Path("data/images/validation"), Path("data/images/test")
+    assert set_title("real (test)", real, reference) == "real (validation)"
+    assert set_title(CEILING, real, reference) == "real (test)" and set_title("tiny", real, reference) == "tiny"
