@@ -1,0 +1,53 @@
+"""Give a texture generator saved before generators kept their cuts the cuts its run trained with.
+
+    python bench/quality/keep_cuts.py pretrained/generator.keras [--images data/images/train]
+
+`continue`, `--like` and morph ask for a primer's own texture class by those cuts (model/texture.py:
+classes_of). They are measured from the training images as `train --textures` measures them
+(model/train.py: texture_cuts); the weights are untouched: the same latents must draw the same rolls
+before and after, or nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from model import texture  # noqa: E402
+from model.checkpoint import load_generator  # noqa: E402
+from model.data import list_images  # noqa: E402
+from model.evaluate import generate_in_batches  # noqa: E402
+from model.generate import style_input  # noqa: E402
+from model.train import texture_cuts  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--images", type=Path, default=REPO / "data" / "images" / "train")
+    args = parser.parse_args()
+    generator = load_generator(args.model, "keep_cuts")
+    layer = style_input(generator)
+    if layer is None or not all(texture.is_texture(name) for name in layer.names):
+        raise SystemExit(f"keep_cuts: {args.model} was not trained with --textures")
+    before = generate_in_batches(generator, 64, seed=0)
+    layer.cuts = texture_cuts(list_images(args.images))
+    with tempfile.TemporaryDirectory(dir=args.model.parent) as folder:
+        saved = Path(folder) / "generator.keras"
+        generator.save(saved)
+        again = load_generator(saved, "keep_cuts")
+        if style_input(again).cuts != layer.cuts or not np.array_equal(generate_in_batches(again, 64, 0), before):
+            raise SystemExit(f"keep_cuts: {args.model}: the saved copy draws other rolls; nothing written")
+        os.replace(saved, args.model)
+    print(f"keep_cuts: {args.model} keeps the cuts {layer.cuts}")
+
+
+if __name__ == "__main__":
+    main()
