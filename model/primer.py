@@ -100,8 +100,8 @@ def invert_primers(generator: keras.Model, primers: list[Primer], seed: int) -> 
 
 
 def held_styles(styles: np.ndarray | None, count: int) -> Callable[[int], np.ndarray | None]:
-    """A Source's `plan` holding one (classes,) style weights for every step of `count` pieces."""
-    return lambda steps: None if styles is None else np.broadcast_to(styles, (count, steps, len(styles))).copy()
+    """A Source's `plan` holding one primer's (1, classes) style weights for every step of `count` pieces."""
+    return lambda steps: None if styles is None else np.broadcast_to(styles[0], (count, steps, styles.shape[1])).copy()
 
 
 def variations(latent: np.ndarray, count: int, spread: float, seed: int) -> np.ndarray:
@@ -137,7 +137,7 @@ def continuation(generator: keras.Model, primer: Primer, count: int, seed: int) 
     found, styles = invert_primers(generator, [primer], seed)
     anchors = np.repeat(found.latent[None], count, axis=0)
     return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes),
-                  held_styles(None if styles is None else styles[0], count), primer)
+                  held_styles(styles, count), primer)
 
 
 def likeness(generator: keras.Model, primer: Primer, count: int, spread: float, seed: int) -> Source:
@@ -145,7 +145,7 @@ def likeness(generator: keras.Model, primer: Primer, count: int, spread: float, 
     found, styles = invert_primers(generator, [primer], seed)
     anchors = variations(found.latent[0], count, spread, seed)[:, None]
     return Source(lambda _: anchors, lambda notes, _: primer.into_its_key(notes),
-                  held_styles(None if styles is None else styles[0], count))
+                  held_styles(styles, count))
 
 
 def morph(generator: keras.Model, first: Primer, last: Primer, count: int, seed: int) -> Source:

@@ -68,6 +68,17 @@ def is_texture(name: str) -> bool:
     return NAME.match(name) is not None
 
 
+def are_textures(names: tuple[str, ...]) -> bool:
+    """Whether a run's or generator's classes are texture classes (`train --textures`)."""
+    return bool(names) and all(is_texture(name) for name in names)
+
+
+def texture_layer(generator):
+    """The style layer (names, shares, cuts) of a generator trained with `--textures`; None for any other."""
+    layer = style_input(generator)
+    return layer if layer is not None and are_textures(layer.names) else None
+
+
 def class_thirds(name: str) -> tuple[int, int, int]:
     d, r, v = NAME.match(name).groups()
     return int(d), int(r), int(v)
@@ -90,8 +101,8 @@ def describe(name: str) -> str:
 def classes_of(generator, rolls: np.ndarray) -> np.ndarray | None:
     """(n, classes) one-hot: each of (n, 106, 300) `rolls`' texture class, cut where the generator's training
     cut; None for a generator without texture classes or one saved before it kept its cuts."""
-    layer = style_input(generator)
-    if layer is None or not layer.cuts or not all(is_texture(name) for name in layer.names):
+    layer = texture_layer(generator)
+    if layer is None or not layer.cuts:
         return None
     names = class_names(thirds(np.array([measure(roll) for roll in rolls]), np.reshape(layer.cuts, (2, 3))))
     return np.eye(len(layer.names), dtype=np.float32)[[layer.names.index(name) for name in names]]

@@ -240,7 +240,7 @@ def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray,
 def style_labels(paths: list[Path], folder: Path, names: tuple[str, ...]) -> np.ndarray:
     """Each roll's index in `names`, -1 where it has none: by the `styles.csv` beside it (midi2img/styles.py),
     or, for texture classes, by its own pixels (model/texture.py)."""
-    if names and all(texture.is_texture(name) for name in names):
+    if texture.are_textures(names):
         classes = texture_classes(tuple(paths))
     else:
         classes = [style_class(*labels) for labels in styles_of(folder, paths, "train: --styles")]
@@ -254,13 +254,12 @@ def texture_measures(paths: tuple[Path, ...]) -> np.ndarray:
 
 def texture_cuts(paths: list[Path]) -> tuple[float, ...]:
     """The cuts between the thirds of these rolls' measures, flattened as TrainConfig.texture_cuts keeps them."""
-    return tuple(np.round(texture.cuts(texture_measures(tuple(paths))), 6).ravel().tolist())
+    return tuple(texture.cuts(texture_measures(tuple(paths))).ravel().tolist())  # unrounded: labels cut by them
 
 
 def texture_classes(paths: tuple[Path, ...]) -> list[str]:
-    """Each roll's texture class, by the thirds of these rolls' own measures."""
-    measures = texture_measures(paths)
-    return texture.class_names(texture.thirds(measures, texture.cuts(measures)))
+    """Each roll's texture class, by the thirds of these rolls' own measures, cut where the run keeps its cuts."""
+    return texture.class_names(texture.thirds(texture_measures(paths), np.reshape(texture_cuts(list(paths)), (2, 3))))
 
 
 def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> ImageStream:
@@ -306,7 +305,7 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     if (styles or textures) and not (resume and (run_dir / "config.json").exists()):
         overrides = styled_overrides(paths, images, overrides, textures)
     config = resolve_config(run_dir, resume, preset, overrides)
-    if config.styles and texture.is_texture(config.styles[0]) and not config.texture_cuts:
+    if texture.are_textures(config.styles) and not config.texture_cuts:
         config = config.replace(texture_cuts=texture_cuts(paths))  # a texture run saved before they were kept
     stream = labelled_stream(paths, images, config)
     print(describe_device())

@@ -34,8 +34,8 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=REPO / "data" / "images" / "train")
     args = parser.parse_args()
     generator = load_generator(args.model, "keep_cuts")
-    layer = style_input(generator)
-    if layer is None or not all(texture.is_texture(name) for name in layer.names):
+    layer = texture.texture_layer(generator)
+    if layer is None:
         raise SystemExit(f"keep_cuts: {args.model} was not trained with --textures")
     before = generate_in_batches(generator, 64, seed=0)
     layer.cuts = texture_cuts(list_images(args.images))

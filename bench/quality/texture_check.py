@@ -27,7 +27,7 @@ from model import texture  # noqa: E402
 from model.checkpoint import load_generator  # noqa: E402
 from model.data import list_images  # noqa: E402
 from model.evaluate import generate_in_batches  # noqa: E402
-from model.generate import generate_rolls, latent_dim, latents, style_input  # noqa: E402
+from model.generate import generate_rolls, latent_dim, latents  # noqa: E402
 from model.style import one_hot_styles  # noqa: E402
 
 AXES = ("density (share)", "span (semitones)", "loudness (velocity)")
@@ -40,8 +40,8 @@ def main() -> None:
     parser.add_argument("--real", type=Path, default=REPO / "data" / "images" / "test")
     args = parser.parse_args()
     generator = load_generator(args.model)
-    layer = style_input(generator)
-    if layer is None or not all(texture.is_texture(name) for name in layer.names):
+    layer = texture.texture_layer(generator)
+    if layer is None:
         raise SystemExit(f"texture_check: {args.model} was not trained with --textures")
     cut = texture.cuts(texture.measure_files(list_images(args.images), "texture_check"))
     hits = []
