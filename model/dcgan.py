@@ -30,6 +30,7 @@ from midi2img.spec import (
 from model import seed2023
 from model.config import TrainConfig
 from model.data import pixels_to_tanh
+from model.fast_layers import BatchNormalization, DoubledConv2D, PhasedConv2D
 from model.metrics import PITCH_BAND
 
 ROWS_ABOVE_PIANO = int(pitch_to_row(PIANO_HIGHEST))  # 18: pitches 109..126
@@ -295,7 +296,11 @@ def compute_policy(config: TrainConfig) -> str:
 
 
 def build_generator(config: TrainConfig) -> keras.Model:
-    """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a 7x19 map, four doublings, crop to 106x300."""
+    """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a small map, four doublings, crop to 106x300.
+
+    Each doubling is nearest-neighbour then a 3x3 convolution; model/fast_layers.py computes them (and the
+    output convolution and batch normalization) in forms that cost less on a CPU.
+    """
     height, width = config.base_shape
     channels = config.generator_channels
     policy = compute_policy(config)
@@ -310,16 +315,15 @@ def build_generator(config: TrainConfig) -> keras.Model:
     x = layers.LeakyReLU(0.2, dtype=policy)(x)
     x = layers.Reshape((height, width, channels[0]), dtype=policy)(x)
     for filters in channels[1:] + (channels[-1],):
-        # Nearest-neighbour doubling then a convolution: no checkerboard pattern, which stride-2
+        # Nearest-neighbour doubling then a convolution: no checkerboard pattern, which free stride-2
         # transposed convolutions left all over the rolls in a side-by-side run.
-        x = layers.UpSampling2D(2, dtype=policy)(x)
-        x = layers.Conv2D(filters, 3, padding="same", dtype=policy)(x)
-        x = layers.BatchNormalization(dtype=policy)(x)
+        x = DoubledConv2D(filters, dtype=policy)(x)
+        x = BatchNormalization(dtype=policy)(x)
         x = layers.LeakyReLU(0.2, dtype=policy)(x)
     # In the compute policy too: oneDNN's float32 kernels for a one-channel convolution cost a sixth of a
     # bfloat16 step. bfloat16 holds tanh near 1 to a quarter of a pixel level, and the saved average
     # generator, which `sample` plays, is float32 throughout.
-    x = layers.Conv2D(1, 5, padding="same", activation="tanh", dtype=policy)(x)
+    x = PhasedConv2D(5, activation="tanh", dtype=policy)(x)
     rows = N_PITCHES - ROWS_ABOVE_PIANO if config.piano_rows_only else N_PITCHES
     extra_h, extra_w = height * 16 - rows, width * 16 - WINDOW_STEPS
     if extra_h < 0 or extra_w < 0:
