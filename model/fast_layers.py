@@ -1,7 +1,9 @@
 """The generator's layers computed another way: the same functions and weights, less work on a CPU.
 
 Each class is a drop-in for a stock Keras layer (same weights, in the same order, same config), so
-checkpoints move between the two forms; only the arithmetic differs, and only by rounding.
+checkpoints move between the two forms; only the arithmetic differs, and only by rounding. The
+cheaper forms are for TensorFlow's CPU kernels (oneDNN), the default backend; on JAX and torch the
+layers compute as the stock ones do.
 On this 2-core CPU they take a training step of 989073d's model from 26.6 to 19.5 CPU ms an image
 (`bench/step_profile.py`, bench/results.md). Written by hand because no library ships these forms as Keras layers.
 """
@@ -74,7 +76,7 @@ class PhasedConv2D(layers.Conv2D):
     Computed as a stride-2 convolution to the four pixel phases of each 2x2 block (four output
     channels of a (size+1)-tap kernel built from this one), then laid out again: a one-channel
     output is the case oneDNN's kernels handle worst, and this form takes half the time. Inputs
-    need an even height and width.
+    need an even height and width. XLA runs the phases slower, so JAX and torch convolve as the stock layer does.
     """
 
     def __init__(self, kernel_size: int | tuple[int, int], **kwargs):
@@ -85,6 +87,8 @@ class PhasedConv2D(layers.Conv2D):
         super().__init__(kernel_size=kernel_size, **kwargs)
 
     def convolution_op(self, inputs, kernel):
+        if keras.backend.backend() != "tensorflow":
+            return super().convolution_op(inputs, kernel)
         size = self.kernel_size[0]
         index, mask = _phase_taps(size)
         rows = ops.take(kernel[..., 0], ops.convert_to_tensor(index.reshape(-1)), axis=0)  # (size+1, 2, size, in)
