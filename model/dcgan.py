@@ -149,6 +149,24 @@ class GateRoll(layers.Layer):
         return gate * (roll + 1.0) - 1.0
 
 
+def bar_sequence(latent, height: int, width: int, channels: int):
+    """A (height, width, channels) map whose columns follow one another: a GRU run over the first map's columns.
+
+    Each column of the generator's first map becomes 16 steps, four beats: a bar. The dense layer
+    from the latent draws every bar at once and independently; a recurrent network over the bars
+    (as MuseGAN's temporal generator and C-RNN-GAN) makes each bar follow from the one before, so
+    that harmony and register can move through the window as phrases do. Its input per bar is
+    drawn from the latent alone (the latent keeps its dimensions). The last projection starts at
+    zero, so a generator warm-started from one without it draws what it drew before.
+    """
+    per_bar = layers.Dense(width * 32, name="time_inputs")(latent)
+    per_bar = layers.Reshape((width, 32), name="time_bars")(per_bar)
+    states = layers.GRU(128, return_sequences=True, name="time_gru")(per_bar)
+    columns = layers.Dense(channels, kernel_initializer="zeros", name="time_project")(states)  # (batch, width, ch)
+    columns = layers.Reshape((1, width, channels), name="time_columns")(columns)
+    return layers.UpSampling2D((height, 1), name="time_rows")(columns)
+
+
 def global_gates(latent, roll, keys: int):
     """`roll` gated (GateRoll) per beat and per key by small dense heads on the latent.
 
@@ -311,9 +329,12 @@ def build_generator(config: TrainConfig) -> keras.Model:
         weights = StyleWeights(config.styles, config.style_shares, config.texture_cuts, name=STYLE_INPUT)(style)
         embedding = layers.Dense(config.style_dim, use_bias=False, name="style_embedding")(weights)
         inputs, x = [latent, style], layers.Concatenate(name="latent_and_style")([latent, embedding])
+    inputs_joined = x
     x = layers.Dense(height * width * channels[0], dtype=policy, name="latent_dense")(x)
     x = layers.LeakyReLU(0.2, dtype=policy)(x)
     x = layers.Reshape((height, width, channels[0]), dtype=policy)(x)
+    if config.bar_sequence:
+        x = layers.Add(dtype=policy, name="time_add")([x, bar_sequence(inputs_joined, height, width, channels[0])])
     for filters in channels[1:] + (channels[-1],):
         # Nearest-neighbour doubling then a convolution: no checkerboard pattern, which free stride-2
         # transposed convolutions left all over the rolls in a side-by-side run.

@@ -391,6 +391,22 @@ def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tm
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "g.keras")(z)), after)
 
 
+def test_a_bar_sequence_warm_starts_silent_then_moves_the_bars_apart(tmp_path):
+    """A run that adds the recurrent bar sequence to a trained G draws what it drew; trained, the bars depend on it."""
+    _, _, old, new = warm_started(tmp_path, bar_sequence=True)
+    z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
+
+    def rolls(generator):
+        return keras.ops.convert_to_numpy(generator(z))
+
+    np.testing.assert_array_equal(rolls(old.average), rolls(new.average))
+    project = new.average.get_layer("time_project")
+    project.set_weights([np.ones_like(w) for w in project.get_weights()])
+    assert not np.array_equal(rolls(old.average), rolls(new.average))
+    new.average.save(tmp_path / "g.keras")
+    np.testing.assert_array_equal(rolls(keras.saving.load_model(tmp_path / "g.keras")), rolls(new.average))
+
+
 def test_a_style_conditioned_run_learns_from_labelled_rolls_and_saves_its_classes(tmp_path):
     """--styles: each roll's class from styles.csv, the small classes drawn often, the classes saved with G."""
     images = write_rolls(tmp_path / "train", 24)
@@ -424,7 +440,7 @@ def test_runs_saved_before_a_setting_existed_load_without_it(tmp_path):
     saved = dataclasses.asdict(TINY)
     added = ("snap_output", "strike_heads", "summary_view", "mode_seeking", "onset_velocity", "piano_rows_only",
              "mixed_precision")
-    for name in (*added, "global_gates", "styles", "style_shares", "style_dim"):  # the last four default to off
+    for name in (*added, "global_gates", "bar_sequence", "styles", "style_shares", "style_dim"):  # default off
         del saved[name]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     old = TrainConfig.load(tmp_path / "config.json")
