@@ -59,7 +59,7 @@ class TrainConfig:
     augment_shift: int = 32
     augment_transpose: int = 3
     # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
-    # (1.48x images/s on this 2-core CPU, bench/train_speed.py; more on GPUs); pixel levels, losses and
+    # (1.47x images/s on this 2-core CPU, bench/train_speed.py; more on GPUs); pixel levels, losses and
     # the saved average stay float32.
     mixed_precision: bool = True
     # Optimisation.
