@@ -256,8 +256,8 @@ class GanStep:
         d_loss_fake, (d_fixed, d_fake), gradients = self.d_gradients(d_trainable, d_fixed, fake, fake_labels, styles)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
 
-        average = [decay * a + (1.0 - decay) * ops.cast(w, a.dtype)
-                   for a, w in zip(average, [*g_trainable, *g_fixed], strict=True)]
+        average = [decay * a + (1.0 - decay) * ops.cast(w, a.dtype) if keras.backend.is_float_dtype(a.dtype) else w
+                   for a, w in zip(average, [*g_trainable, *g_fixed], strict=True)]  # random seeds follow as they are
         state = State(list(g_trainable), list(g_fixed), list(d_trainable), list(d_fixed), list(d_state),
                       list(g_state), average)
         return state, StepOutput(d_loss_real, d_loss_fake, g_loss, d_real, d_fake)

@@ -393,7 +393,7 @@ def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tm
 
 def test_a_bar_sequence_warm_starts_silent_then_moves_the_bars_apart(tmp_path):
     """A run that adds the recurrent bar sequence to a trained G draws what it drew; trained, the bars depend on it."""
-    _, _, old, new = warm_started(tmp_path, bar_sequence=True)
+    images, saved, old, new = warm_started(tmp_path, bar_sequence=True)
     z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
 
     def rolls(generator):
@@ -405,6 +405,9 @@ def test_a_bar_sequence_warm_starts_silent_then_moves_the_bars_apart(tmp_path):
     assert not np.array_equal(rolls(old.average), rolls(new.average))
     new.average.save(tmp_path / "g.keras")
     np.testing.assert_array_equal(rolls(keras.saving.load_model(tmp_path / "g.keras")), rolls(new.average))
+    train(images, tmp_path / "new", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
+          init_from=saved, bar_sequence=True)  # the GRU's seed is no weight to average
+    assert logged_steps(tmp_path / "new") == [2]
 
 
 def test_a_style_conditioned_run_learns_from_labelled_rolls_and_saves_its_classes(tmp_path):
