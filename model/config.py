@@ -43,6 +43,9 @@ class TrainConfig:
     styles: tuple[str, ...] = ()
     style_shares: tuple[float, ...] = ()
     texture_cuts: tuple[float, ...] = ()  # `train --textures`: the cuts between thirds (texture.cuts, flattened)
+    # ...and, where the training rolls name their eras (styles.csv), each era's mix of texture classes
+    # (texture.era_mixes, flattened): `--style baroque` draws Baroque's textures.
+    texture_era_mixes: tuple[float, ...] = ()
     style_dim: int = 8  # width of G's style embedding, concatenated to the latent
     # Weight of an auxiliary style classifier on D's features (AC-GAN): D learns to name each roll's
     # style, real or generated, G to have its rolls named as asked. 0: none (the projection alone).
@@ -116,7 +119,7 @@ class TrainConfig:
         """A run's saved settings; one saved before a setting existed gets what it trained with (OLD_RUN_DEFAULTS)."""
         fields = {**OLD_RUN_DEFAULTS, **json.loads(path.read_text())}
         for name in ("base_shape", "generator_channels", "discriminator_channels", "styles", "style_shares",
-                     "texture_cuts"):
+                     "texture_cuts", "texture_era_mixes"):
             if name in fields:
                 fields[name] = tuple(fields[name])
         return cls(**fields)

@@ -189,21 +189,22 @@ class StyleWeights(layers.Layer):
     It carries the class names and their shares of the training rolls in the saved model, so
     that `sample --style` can name them and draw them in the training set's proportions; and for
     texture classes the cuts between their thirds (model/texture.py), so that `continue` can name a
-    primer's class as training would have.
+    primer's class as training would have, and each era's mix of the classes, so that an era can be asked for.
     """
 
     def __init__(self, names: tuple[str, ...] = (), shares: tuple[float, ...] = (), cuts: tuple[float, ...] = (),
-                 **kwargs):
+                 era_mixes: tuple[float, ...] = (), **kwargs):
         super().__init__(**kwargs)
         self.names, self.shares = tuple(names), tuple(float(share) for share in shares)
         self.cuts = tuple(float(cut) for cut in cuts)
+        self.era_mixes = tuple(float(share) for share in era_mixes)
 
     def call(self, weights):
         return weights
 
     def get_config(self):
         return {**super().get_config(), "names": list(self.names), "shares": list(self.shares),
-                "cuts": list(self.cuts)}
+                "cuts": list(self.cuts), "era_mixes": list(self.era_mixes)}
 
 
 STYLE_INPUT = "style_weights"  # the StyleWeights layer's name in a style-conditioned generator
@@ -326,7 +327,8 @@ def build_generator(config: TrainConfig) -> keras.Model:
     inputs, x = latent, latent
     if config.styles:  # the style's embedding joins the latent; zero rows of the dense add a style to a warm start
         style = keras.Input((len(config.styles),), name="style")
-        weights = StyleWeights(config.styles, config.style_shares, config.texture_cuts, name=STYLE_INPUT)(style)
+        weights = StyleWeights(config.styles, config.style_shares, config.texture_cuts, config.texture_era_mixes,
+                               name=STYLE_INPUT)(style)
         embedding = layers.Dense(config.style_dim, use_bias=False, name="style_embedding")(weights)
         inputs, x = [latent, style], layers.Concatenate(name="latent_and_style")([latent, embedding])
     inputs_joined = x

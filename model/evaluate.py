@@ -29,7 +29,7 @@ from model import metrics, styletest, twosample
 from model.checkpoint import drawn_dynamics, load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
 from model.generate import generate_rolls, latent_dim, latents, style_input
-from model.style import one_hot_styles, trained_on_eras
+from model.style import gives_eras, one_hot_styles
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
 CLASSIFIERS = {  # two-sample classifiers: report key -> what the table calls it
@@ -110,8 +110,7 @@ def generate_in_batches(generator, count: int, seed: int) -> np.ndarray:
     in the training rolls' proportions (not every roll at the classes' average, which no piece is)."""
     z = latents([seed, 5], count, latent_dim(generator))
     layer = style_input(generator)
-    styles = None if layer is None else one_hot_styles(layer.shares, np.arange(len(layer.names)), count,
-                                                      np.random.default_rng([seed, 23]))
+    styles = None if layer is None else one_hot_styles(layer.shares, count, np.random.default_rng([seed, 23]))
     batches = range(0, count, GENERATE_BATCH)
     return np.concatenate([
         generate_rolls(generator, z[i:i + GENERATE_BATCH], None if styles is None else styles[i:i + GENERATE_BATCH])
@@ -194,7 +193,7 @@ def style_section(generator, real: Path, real_paths: list[Path], real_set: twosa
     accuracy, balanced = styletest.ceiling(classifier, real_labelled, real_eras[labelled])
     section = {"training_rolls": int(keep.sum()), "real_rolls": len(labelled), "ceiling": accuracy,
                "ceiling_balanced": balanced}
-    if trained_on_eras(generator):
+    if gives_eras(generator):
         section["eras"] = [asdict(score) for score in styletest.score_eras(
             generator, classifier, real_labelled, real_eras[labelled], n // 2, seed)]
     return section

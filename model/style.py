@@ -1,10 +1,12 @@
 """Asking a style-conditioned generator for a style: `--style romantic`, `chopin`, `baroque:30,romantic:60`.
 
 A request names an era (midi2img.styles.ERAS) or a class the generator learned (a composer, or
-`other-<era>`). Each piece draws one class of the request, in the training rolls' proportions,
-so that `--style romantic` gives Schubert, Chopin, Liszt... as often as MAESTRO has them; with no
-request a piece draws from all classes. A schedule gives each request its seconds; a window
-that straddles a change takes both styles, in proportion to its steps in each.
+`other-<era>`; texture words for a texture generator). Each piece draws one class of the request,
+in the training rolls' proportions, so that `--style romantic` gives Schubert, Chopin, Liszt... as
+often as MAESTRO has them; an era asked of a texture generator draws the textures of that era's
+training rolls, in their proportions. With no request a piece draws from all classes. A schedule
+gives each request its seconds; a window that straddles a change takes both styles, in proportion
+to its steps in each.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def trained_on_eras(generator: keras.Model) -> bool:
     return layer is not None and not any(texture.is_texture(name) for name in layer.names)
 
 
+def gives_eras(generator: keras.Model) -> bool:
+    """Whether an era can be asked for: classes of eras and composers, or textures with each era's mix of them."""
+    layer = style_input(generator)
+    return trained_on_eras(generator) or (layer is not None and bool(layer.era_mixes))
+
+
 def style_help(generator: keras.Model) -> str:
     """What `--style` can ask this generator for, in a few lines."""
     layer = style_input(generator)
@@ -34,6 +42,9 @@ def style_help(generator: keras.Model) -> str:
         bounds = texture.word_bounds(layer.cuts) if layer.cuts else [", ".join(words) for words in texture.WORDS]
         for axis, words in zip(("density", "span", "loudness"), bounds, strict=True):
             lines.append(f"  {axis:<10} {words}")
+        if layer.era_mixes:
+            lines.append(f"  eras       {', '.join(ERAS)}: the textures of the era's training rolls, in their "
+                         "proportions (texture, not harmony)")
         return "\n".join(lines)
     lines = ["styles: an era or a composer, or a schedule such as baroque:30,romantic:60 (seconds each)"]
     for era in ERAS:
@@ -49,28 +60,37 @@ def covers(request: str, name: str) -> bool:
     return request == name or era_of_class(name) == request
 
 
-def request_classes(generator: keras.Model, request: str, stage: str) -> np.ndarray:
-    """Indices of the generator's classes that `request` covers (see `covers`); a clear exit otherwise."""
+def request_weights(generator: keras.Model, request: str, stage: str) -> np.ndarray:
+    """Per class of the generator, the weight a piece asked for `request` draws it by: the training share of
+    each class the request covers (see `covers`), or an era's mix of textures; a clear exit otherwise."""
     layer = style_input(generator)
     if layer is None:
         raise SystemExit(f"{stage}: --style {request}: {style_help(generator)}")
     name = request.strip().lower()
+    if name in ERAS and layer.era_mixes:
+        return np.reshape(layer.era_mixes, (len(ERAS), len(layer.names)))[ERAS.index(name)]
     chosen = [i for i, c in enumerate(layer.names) if covers(name, c)]
     if not chosen:
         raise SystemExit(f"{stage}: --style {request}: no such style\n{style_help(generator)}")
-    return np.array(chosen)
+    weights = np.zeros(len(layer.names))
+    weights[chosen] = np.asarray(layer.shares, np.float64)[chosen] if layer.shares else 1.0
+    if not weights.sum() > 0:  # none of them in the training rolls: evenly
+        weights[chosen] = 1.0
+    return weights
 
 
-def draw_classes(shares: np.ndarray, classes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """`count` of `classes`, each drawn in proportion to its share of the training rolls (evenly if none had any)."""
-    weights = np.asarray(shares, np.float64)[classes]
-    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(classes), 1 / len(classes))
-    return rng.choice(classes, count, p=weights)
+def draw_classes(weights, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` class indices, each drawn in proportion to its weight (say, its share of the training rolls;
+    evenly where no class has any)."""
+    weights = np.asarray(weights, np.float64)
+    if not weights.sum() > 0:
+        weights = np.ones(len(weights))
+    return rng.choice(len(weights), count, p=weights / weights.sum())
 
 
-def one_hot_styles(shares, classes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """(count, len(shares)) one-hot style weights, each roll one of `classes` drawn as draw_classes draws it."""
-    return np.eye(len(shares), dtype=np.float32)[draw_classes(np.asarray(shares), classes, count, rng)]
+def one_hot_styles(weights, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(count, len(weights)) one-hot style weights, each roll one class drawn as draw_classes draws it."""
+    return np.eye(len(weights), dtype=np.float32)[draw_classes(weights, count, rng)]
 
 
 def parse_schedule(text: str, stage: str) -> list[tuple[str, float | None]]:
@@ -110,7 +130,7 @@ def style_plan(generator: keras.Model, request: str | None, count: int, steps: i
     layer = style_input(generator)
     if layer is None:
         if request:
-            request_classes(generator, request, stage)  # says why not
+            request_weights(generator, request, stage)  # says why not
         return None
     schedule = parse_schedule(request, stage) if request else [("", None)]
     shares = np.asarray(layer.shares, np.float64)
@@ -118,10 +138,10 @@ def style_plan(generator: keras.Model, request: str | None, count: int, steps: i
     plan = np.zeros((count, steps, len(layer.names)), np.float32)
     begin = 0
     for index, (name, seconds) in enumerate(schedule):
-        classes = request_classes(generator, name, stage) if name else np.arange(len(layer.names))
+        weights = request_weights(generator, name, stage) if name else shares
         last = index == len(schedule) - 1
         end = steps if last or seconds is None else min(steps, begin + round(seconds / seconds_per_step))
         for piece in range(count):
-            plan[piece, begin:end, draw_classes(shares, classes, 1, rng)[0]] = 1.0
+            plan[piece, begin:end, draw_classes(weights, 1, rng)[0]] = 1.0
         begin = end
     return plan

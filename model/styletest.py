@@ -20,8 +20,8 @@ from threadpoolctl import threadpool_limits
 
 from midi2img.styles import ERAS
 from model import twosample
-from model.generate import generate_rolls, latent_dim, latents, style_input
-from model.style import one_hot_styles, request_classes
+from model.generate import generate_rolls, latent_dim, latents
+from model.style import one_hot_styles, request_weights
 
 
 def features(prepared: twosample.PreparedSet) -> np.ndarray:
@@ -48,9 +48,8 @@ class EraScore:
 
 def era_rolls(generator: keras.Model, era: str, count: int, seed: int) -> np.ndarray:
     """`count` rolls asked for `era`: each draws one of the era's classes in the training shares."""
-    layer = style_input(generator)
-    classes = request_classes(generator, era, "evaluate")
-    styles = one_hot_styles(layer.shares, classes, count, np.random.default_rng([seed, 21, ERAS.index(era)]))
+    weights = request_weights(generator, era, "evaluate")
+    styles = one_hot_styles(weights, count, np.random.default_rng([seed, 21, ERAS.index(era)]))
     z = latents([seed, 22, ERAS.index(era)], count, latent_dim(generator))
     return np.concatenate([generate_rolls(generator, z[i:i + 32], styles[i:i + 32]) for i in range(0, count, 32)])
 

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from img2midi.core import DEFAULT_THRESHOLD
 from midi2img.rollpng import read_roll_png
 from midi2img.spec import DEFAULT_VELOCITY, ONSET_THRESHOLD, level_to_velocity
+from midi2img.styles import ERAS
 from model.dcgan import ROWS_ABOVE_PIANO
 from model.generate import style_input
 
@@ -62,6 +63,18 @@ def class_names(rolls_thirds: np.ndarray) -> list[str]:
 
 
 CLASSES = tuple(class_names(np.indices((3, 3, 3)).reshape(3, -1).T))  # all 27, in a fixed order
+
+
+def era_mixes(classes: list[str], eras: list[str | None]) -> tuple[float, ...]:
+    """Each era's (midi2img.styles.ERAS) shares of the texture classes among rolls of that era, flattened
+    (eras x CLASSES); () where some era has no rolls (no styles.csv, or a folder without that era)."""
+    mixes = np.zeros((len(ERAS), len(CLASSES)))
+    for name, era in zip(classes, eras, strict=True):
+        if era in ERAS:
+            mixes[ERAS.index(era), CLASSES.index(name)] += 1
+    if (mixes.sum(axis=1) == 0).any():
+        return ()
+    return tuple(np.round(mixes / mixes.sum(axis=1, keepdims=True), 6).ravel().tolist())
 
 
 def is_texture(name: str) -> bool:

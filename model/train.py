@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.rollpng import write_png_atomic
-from midi2img.styles import STYLE_CLASSES, piece_of, style_class, styles_of
+from midi2img.styles import STYLE_CLASSES, piece_of, read_style_index, style_class, styles_of
 from model import checkpoint, metrics, texture, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
@@ -225,8 +225,7 @@ def drawn_styles(config: TrainConfig, count: int) -> np.ndarray | None:
     without styles."""
     if not config.styles:
         return None
-    return one_hot_styles(config.style_shares, np.arange(len(config.styles)), count,
-                          np.random.default_rng([config.seed, 6]))
+    return one_hot_styles(config.style_shares, count, np.random.default_rng([config.seed, 6]))
 
 
 def step_inputs(config: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:
@@ -262,6 +261,14 @@ def texture_classes(paths: tuple[Path, ...]) -> list[str]:
     return texture.class_names(texture.thirds(texture_measures(paths), np.reshape(texture_cuts(list(paths)), (2, 3))))
 
 
+def texture_era_mixes(paths: list[Path], images: Path) -> tuple[float, ...]:
+    """Each era's mix of these rolls' texture classes (texture.era_mixes); () where `images` has no styles.csv."""
+    index = read_style_index(images)
+    if not index:
+        return ()
+    return texture.era_mixes(texture_classes(tuple(paths)), [index.get(piece_of(path), ("", ""))[1] for path in paths])
+
+
 def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> ImageStream:
     """The training rolls `paths` (of folder `images`), with their style classes where the run is
     style-conditioned (unlabelled rolls left out)."""
@@ -281,8 +288,11 @@ def styled_overrides(paths: list[Path], images: Path, overrides: dict, textures:
     names = texture.CLASSES if textures else STYLE_CLASSES
     labels = style_labels(paths, Path(images), names)
     counts = np.bincount(labels[labels >= 0], minlength=len(names))
-    cuts = {"texture_cuts": texture_cuts(paths)} if textures else {}
-    return {**overrides, "styles": names, "style_shares": tuple(np.round(counts / counts.sum(), 6).tolist()), **cuts}
+    shares = tuple(np.round(counts / counts.sum(), 6).tolist())
+    if textures:
+        overrides = {**overrides, "texture_cuts": texture_cuts(paths),
+                     "texture_era_mixes": texture_era_mixes(paths, Path(images))}
+    return {**overrides, "styles": names, "style_shares": shares}
 
 
 def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "default",

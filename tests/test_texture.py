@@ -12,6 +12,7 @@ from test_model import write_rolls
 
 import pipeline
 from midi2img.spec import IMAGE_SHAPE, SUSTAIN_LEVEL, pitch_to_row, velocity_to_level
+from midi2img.styles import write_style_index
 from model import checkpoint, primer, texture
 from model.config import TrainConfig
 from model.dcgan import build_dcgan
@@ -59,6 +60,23 @@ def test_train_textures_learns_27_classes_and_a_request_by_words_draws_only_thos
     assert drawn and all(texture.describe(name).startswith("sparse") and name.endswith("v0") for name in drawn)
     with pytest.raises(SystemExit, match="no such style"):
         style_plan(generator, "baroque", 1, 8, 0.125, seed=1)
+
+
+def test_a_texture_run_keeps_each_eras_mix_of_textures_and_an_era_draws_its_own(tmp_path, capsys):
+    """Where the rolls name their eras (styles.csv), `--style baroque` draws the textures Baroque rolls have."""
+    images = write_rolls(tmp_path / "train", 27)
+    composers = ["Johann Sebastian Bach"] * 9 + ["Frédéric Chopin"] * 9 + ["Wolfgang Amadeus Mozart"] * 5 + [
+        "Claude Debussy"] * 4
+    write_style_index(images, [(f"piece{i}", composer) for i, composer in enumerate(composers)])
+    run = tmp_path / "run"
+    train(images, run, preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, textures=True)
+    mixes = np.reshape(TrainConfig.load(run / "config.json").texture_era_mixes, (4, 27))
+    np.testing.assert_allclose(mixes.sum(axis=1), 1.0, atol=1e-5)
+    generator = checkpoint.load_generator(run)
+    drawn = style_plan(generator, "baroque", 40, 1, 0.125, seed=1)[:, 0].argmax(axis=1)
+    assert (mixes[0, drawn] > 0).all() and len(set(drawn)) > 1
+    assert pipeline.main(["sample", "--model", str(run), "--style"]) == 0
+    assert "baroque, classical, romantic, modern" in capsys.readouterr().out
 
 
 def test_sample_lists_a_texture_generators_words_and_plays_a_schedule_of_them(textured, tmp_path, capsys):

@@ -46,7 +46,7 @@ def main() -> None:
     cut = texture.cuts(texture.measure_files(list_images(args.images), "texture_check"))
     hits = []
     for index, name in enumerate(tqdm(layer.names, desc="classes", leave=False)):
-        styles = one_hot_styles(layer.shares, np.array([index]), 32, np.random.default_rng(index))
+        styles = one_hot_styles(np.eye(len(layer.names))[index], 32, np.random.default_rng(index))
         rolls = generate_rolls(generator, latents([7, index], 32, latent_dim(generator)), styles)
         drawn = np.array([texture.measure(r) for r in rolls])
         hits.append(texture.thirds(drawn, cut) == np.array(texture.class_thirds(name)))
@@ -61,8 +61,7 @@ def main() -> None:
     wanted = texture.thirds(np.array([texture.measure(r) for r in primers]), cut)
     own = np.eye(len(layer.names), dtype=np.float32)[[texture.CLASSES.index(n) for n in texture.class_names(wanted)]]
     asks = {"the window's own class (continue)": own,
-            "a class at random": one_hot_styles(layer.shares, np.arange(len(layer.names)), len(primers),
-                                                np.random.default_rng(8))}
+            "a class at random": one_hot_styles(layer.shares, len(primers), np.random.default_rng(8))}
     z = latents([7, 99], len(primers), latent_dim(generator))
     print(f"a window drawn for each of {len(primers)} real test windows is in the real one's third:")
     for label, styles in asks.items():
