@@ -59,6 +59,8 @@ class TrainConfig:
     # ...and the roll beat by beat (harmony, register, loudness by register; see BeatView): how the
     # music moves through the window, which the trunk's 46-step view and the summary do not see.
     beat_view: bool = False
+    # ...and which intervals sound together (see HarmonyView), in the summary view (which it needs).
+    harmony_view: bool = False
     augment_shift: int = 32
     augment_transpose: int = 3
     # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
@@ -99,8 +101,8 @@ class TrainConfig:
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
                     "onset_velocity", "piano_rows_only", "global_gates", "bar_sequence", "styles", "style_dim",
-                    "style_classifier", "summary_view", "beat_view", "augment_shift", "augment_transpose", "optimizer",
-                    "ema")
+                    "style_classifier", "summary_view", "beat_view", "harmony_view", "augment_shift",
+                    "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:

@@ -277,6 +277,27 @@ class RollSummary(layers.Layer):
         ], axis=1)
 
 
+class HarmonyView(layers.Layer):
+    """Which intervals sound together: per roll, the shares of pitch-class pairs 1..6 semitones apart among
+    the notes sounding at each step (the two-sample test's interval classes, twosample._interval_classes).
+
+    It was the feature that told the shipped generator from a pianist best (AUC 0.84 alone): semitone
+    clashes made 0.14 of its pairs against 0.09, thirds 0.16 against 0.20. The trunk sees only
+    neighbouring keys and the summary view only each pitch class on its own. Scaled by 4, to about 1.
+    """
+
+    FOLD = (RollSummary.ROW_PITCHES[:, None] % 12 == np.arange(12)[None]).astype("float32")  # (rows, 12)
+    SUSTAIN = SnapToLevels.SUSTAIN
+
+    def call(self, rolls):
+        sounding = ops.clip((rolls[..., 0] + 1.0) / (self.SUSTAIN + 1.0), 0.0, 1.0)
+        chroma = ops.minimum(ops.einsum("brs,rc->bcs", sounding, ops.convert_to_tensor(self.FOLD)), 1.0)
+        pairs = [ops.sum(chroma * ops.roll(chroma, -k, axis=1), axis=(1, 2)) for k in range(1, 7)]
+        pairs[5] = pairs[5] / 2.0  # a tritone is its own inversion: each pair was counted from both ends
+        pairs = ops.stack(pairs, axis=1)
+        return 4.0 * pairs / ops.maximum(ops.sum(pairs, axis=1, keepdims=True), 1.0)
+
+
 class BeatView(layers.Layer):
     """The roll beat by beat, as a musician follows it: D's third view, a sequence over the 75 beats.
 
@@ -382,7 +403,10 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
         x = layers.GaussianNoise(config.input_noise, seed=config.seed)(x)
     summary = None
     if config.summary_view:
-        summary = normalized(layers.Dense(64, name="summary_dense"))(RollSummary()(x))
+        read = RollSummary()(x)
+        if config.harmony_view:  # its inputs after the summary's, so that a warm start grows the dense by zero rows
+            read = layers.Concatenate(dtype="float32")([read, HarmonyView(dtype="float32")(x)])
+        summary = normalized(layers.Dense(64, name="summary_dense"))(read)
         summary = layers.LeakyReLU(0.2)(summary)
     beats = None
     if config.beat_view:
