@@ -23,10 +23,19 @@ from midi2img.spec import (
     velocity_to_level,
 )
 from midi2img.styles import STYLE_CLASSES, write_style_index
-from model import checkpoint
+from model import checkpoint, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
-from model.dcgan import BeatView, GateRoll, MusicAugment, RollSummary, SnapToLevels, build_dcgan, mode_seeking_loss
+from model.dcgan import (
+    BeatView,
+    GateRoll,
+    HarmonyView,
+    MusicAugment,
+    RollSummary,
+    SnapToLevels,
+    build_dcgan,
+    mode_seeking_loss,
+)
 from model.generate import generate_rolls, style_input
 from model.step import GanStep
 from model.train import Balance, labelled_stream, train
@@ -327,6 +336,21 @@ def test_the_summary_view_trains_with_the_discriminator():
     before = keras.ops.convert_to_numpy(kernel)
     one_step(models, TINY)
     assert not np.array_equal(before, keras.ops.convert_to_numpy(kernel))
+
+
+def test_the_harmony_view_reads_which_intervals_sound_together_as_the_two_sample_test_does(tmp_path):
+    roll = np.zeros(IMAGE_SHAPE, np.float32)
+    for pitch, start in ((60, 0), (61, 0), (64, 0), (67, 20)):  # C, C#, E together (a clash, a third), G alone
+        row = pitch_to_row(pitch)
+        roll[row, start:start + 8] = SUSTAIN_LEVEL
+        roll[row, start] = ONSET_LEVEL
+    view = keras.ops.convert_to_numpy(HarmonyView()(pixels_to_tanh(roll)[None, ..., None]))[0] / 4
+    np.testing.assert_allclose(view, twosample._interval_classes(roll), atol=1e-6)
+    np.testing.assert_allclose(view, [1 / 3, 0, 1 / 3, 1 / 3, 0, 0], atol=1e-6)  # C-C#, C#-E, C-E; G sounds alone
+    _, _, old, new = warm_started(tmp_path, harmony_view=True)  # D's verdict unchanged at first
+    rolls = np.random.default_rng(0).uniform(-1, 1, (4, *IMAGE_SHAPE, 1)).astype(np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(new.discriminator(rolls)),
+                               keras.ops.convert_to_numpy(old.discriminator(rolls)), rtol=1e-5, atol=1e-6)
 
 
 def test_the_beat_view_reads_harmony_register_and_loudness_beat_by_beat():
