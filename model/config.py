@@ -35,6 +35,8 @@ class TrainConfig:
     # G's roll gated per beat and per key from the latent (see dcgan.global_gates): rests and a
     # register become one choice each, where generators filled the whole window.
     global_gates: bool = False
+    # ...and per beat and pitch class in every octave (see dcgan.ChordGate): a chord as one choice.
+    chord_gates: bool = False
     # G's first map gets a term per bar (column) from a recurrent network over the bars (see
     # dcgan.bar_sequence), so that each bar follows from the one before.
     bar_sequence: bool = False
@@ -100,8 +102,8 @@ class TrainConfig:
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
-                    "onset_velocity", "piano_rows_only", "global_gates", "bar_sequence", "styles", "style_dim",
-                    "style_classifier", "summary_view", "beat_view", "harmony_view", "augment_shift",
+                    "onset_velocity", "piano_rows_only", "global_gates", "chord_gates", "bar_sequence", "styles",
+                    "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view", "augment_shift",
                     "augment_transpose", "optimizer", "ema")
 
     @classmethod

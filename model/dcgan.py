@@ -149,6 +149,32 @@ class GateRoll(layers.Layer):
         return gate * (roll + 1.0) - 1.0
 
 
+@keras.saving.register_keras_serializable(package="pianola")
+class ChordGate(layers.Layer):
+    """Silences a (batch, keys, steps, 1) roll in [-1, 1] by a gate per beat and pitch class, each in [0, 1].
+
+    Harmony is a set of pitch classes in every octave at once: a convolution sees a few neighbouring
+    keys and cannot tell C from C#, and generators sounded semitones together (across octaves) at
+    0.14 of their pairs where a pianist's do at 0.09. One gate per pitch class and beat, laid over
+    every octave, makes a chord one choice. `first_row` is the image row of the roll's first key.
+    """
+
+    def __init__(self, first_row: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.first_row = first_row
+
+    def call(self, inputs):
+        roll, chords = inputs  # chords: (batch, beats, 12)
+        pitch_classes = row_to_pitch(self.first_row + np.arange(roll.shape[1])) % 12
+        fold = ops.convert_to_tensor((pitch_classes[:, None] == np.arange(12)[None]).astype("float32"))
+        steps = ops.repeat(chords, roll.shape[2] // chords.shape[1], axis=1)  # (batch, steps, 12)
+        gate = ops.cast(ops.einsum("bsc,kc->bks", steps, fold)[..., None], roll.dtype)
+        return gate * (roll + 1.0) - 1.0
+
+    def get_config(self):
+        return {**super().get_config(), "first_row": self.first_row}
+
+
 def bar_sequence(latent, height: int, width: int, channels: int):
     """A (height, width, channels) map whose columns follow one another: a GRU run over the first map's columns.
 
@@ -167,8 +193,9 @@ def bar_sequence(latent, height: int, width: int, channels: int):
     return layers.UpSampling2D((height, 1), name="time_rows")(columns)
 
 
-def global_gates(latent, roll, keys: int):
-    """`roll` gated (GateRoll) per beat and per key by small dense heads on the latent.
+def global_gates(latent, roll, keys: int, chords: bool = False, first_row: int = 0):
+    """`roll` gated (GateRoll) per beat and per key by small dense heads on the latent; with `chords`,
+    also per beat and pitch class (ChordGate).
 
     The gates start almost open (sigmoid(3) = 0.95), so a generator warm-started from one without
     them draws nearly what it drew before.
@@ -179,7 +206,12 @@ def global_gates(latent, roll, keys: int):
              "activation": "sigmoid"}
     beats = layers.Dense(WINDOW_STEPS // STEPS_PER_BEAT, name="gate_beats", **heads)(hidden)
     per_key = layers.Dense(keys, name="gate_keys", **heads)(hidden)
-    return GateRoll(name="gate_roll", dtype="float32")([roll, beats, per_key])
+    roll = GateRoll(name="gate_roll", dtype="float32")([roll, beats, per_key])
+    if not chords:
+        return roll
+    per_chord = layers.Dense(WINDOW_STEPS // STEPS_PER_BEAT * 12, name="gate_chords", **heads)(hidden)
+    per_chord = layers.Reshape((WINDOW_STEPS // STEPS_PER_BEAT, 12), name="gate_chords_by_beat")(per_chord)
+    return ChordGate(first_row, name="gate_chord_roll", dtype="float32")([roll, per_chord])
 
 
 @keras.saving.register_keras_serializable(package="pianola")
@@ -374,7 +406,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
         raise ValueError(f"base_shape {config.base_shape} is too small for {rows}x{WINDOW_STEPS}")
     x = layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)))(x)
     if config.global_gates:
-        x = global_gates(latent, x, rows)
+        x = global_gates(latent, x, rows, config.chord_gates, ROWS_ABOVE_PIANO if config.piano_rows_only else 0)
     if config.snap_output:
         x = SnapToLevels(config.strike_heads, config.onset_velocity)(x)
     if config.piano_rows_only:
