@@ -197,8 +197,8 @@ def global_gates(latent, roll, keys: int, chords: bool = False, first_row: int =
     """`roll` gated (GateRoll) per beat and per key by small dense heads on the latent; with `chords`,
     also per beat and pitch class (ChordGate).
 
-    The gates start almost open (sigmoid(3) = 0.95), so a generator warm-started from one without
-    them draws nearly what it drew before.
+    The gates start almost open (sigmoid(3) = 0.95; the chord gates 0.998), so a generator warm-started
+    from one without them draws nearly what it drew before.
     """
     hidden = layers.Dense(64, name="gate_hidden")(latent)
     hidden = layers.LeakyReLU(0.2, name="gate_hidden_act")(hidden)
@@ -209,7 +209,9 @@ def global_gates(latent, roll, keys: int, chords: bool = False, first_row: int =
     roll = GateRoll(name="gate_roll", dtype="float32")([roll, beats, per_key])
     if not chords:
         return roll
-    per_chord = layers.Dense(WINDOW_STEPS // STEPS_PER_BEAT * 12, name="gate_chords", **heads)(hidden)
+    # Wider open (sigmoid(6) = 0.998): on top of the other two gates, 0.95 turned a warm-started G's onsets to sustain.
+    per_chord = layers.Dense(WINDOW_STEPS // STEPS_PER_BEAT * 12, name="gate_chords",
+                             **{**heads, "bias_initializer": keras.initializers.Constant(6.0)})(hidden)
     per_chord = layers.Reshape((WINDOW_STEPS // STEPS_PER_BEAT, 12), name="gate_chords_by_beat")(per_chord)
     return ChordGate(first_row, name="gate_chord_roll", dtype="float32")([roll, per_chord])
 

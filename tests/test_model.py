@@ -27,7 +27,9 @@ from model import checkpoint, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
 from model.dcgan import (
+    ROWS_ABOVE_PIANO,
     BeatView,
+    ChordGate,
     GateRoll,
     HarmonyView,
     MusicAugment,
@@ -405,12 +407,28 @@ def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll(
     np.testing.assert_allclose(gated[0, keep], roll[0, keep], atol=1e-6)
 
 
+def test_a_closed_chord_gate_silences_its_pitch_class_in_every_octave_for_its_beat():
+    roll = np.ones((1, 88, 300, 1), np.float32)
+    chords = np.ones((1, 75, 12), np.float32)
+    chords[0, 5, 0] = 0.0  # no C in beat 5 (steps 20-23)
+    gated = keras.ops.convert_to_numpy(ChordGate(ROWS_ABOVE_PIANO)([roll, chords]))[0, :, :, 0]
+    c_rows = [pitch_to_row(pitch) - ROWS_ABOVE_PIANO for pitch in range(24, 109, 12)]  # C1..C8
+    silenced = np.zeros((88, 300), bool)
+    silenced[np.ix_(c_rows, range(20, 24))] = True
+    assert (gated[silenced] == -1).all() and (gated[~silenced] == 1).all()
+
+
 def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tmp_path):
     """A run that adds gates to a trained G starts from its trunk, the gates at sigmoid(3) = 0.95."""
     _, _, old, new = warm_started(tmp_path, global_gates=True)
     z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
     before, after = (keras.ops.convert_to_numpy(m.average(z)) for m in (old, new))
     assert np.mean(np.abs(before - after)) < 0.1 and ((after > -1) <= (before > -1)).all()  # only ever quieter
+    with_chords = build_dcgan(TrainConfig.load(tmp_path / "old" / "config.json").replace(global_gates=True,
+                                                                                        chord_gates=True))
+    checkpoint.warm_start(checkpoint.list_checkpoints(tmp_path / "old" / "checkpoints")[-1], with_chords)
+    chorded = keras.ops.convert_to_numpy(with_chords.average(z))
+    assert np.mean(np.abs(after - chorded)) < 0.02 and ((chorded > -1) <= (after > -1)).all()  # chord gates: 0.998
     new.average.save(tmp_path / "g.keras")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "g.keras")(z)), after)
 
