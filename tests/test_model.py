@@ -409,13 +409,14 @@ def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll(
 
 def test_a_closed_chord_gate_silences_its_pitch_class_in_every_octave_for_its_beat():
     roll = np.ones((1, 88, 300, 1), np.float32)
-    chords = np.ones((1, 75, 12), np.float32)
-    chords[0, 5, 0] = 0.0  # no C in beat 5 (steps 20-23)
-    gated = keras.ops.convert_to_numpy(ChordGate(ROWS_ABOVE_PIANO)([roll, chords]))[0, :, :, 0]
+    logits = np.zeros((1, 75, 12), np.float32)  # the head's outputs as it starts: every gate open (0.998)
+    logits[0, 5, 0] = -1.0  # no C in beat 5 (steps 20-23)
+    gated = keras.ops.convert_to_numpy(ChordGate(ROWS_ABOVE_PIANO)([roll, logits]))[0, :, :, 0]
     c_rows = [pitch_to_row(pitch) - ROWS_ABOVE_PIANO for pitch in range(24, 109, 12)]  # C1..C8
     silenced = np.zeros((88, 300), bool)
     silenced[np.ix_(c_rows, range(20, 24))] = True
-    assert (gated[silenced] == -1).all() and (gated[~silenced] == 1).all()
+    np.testing.assert_allclose(gated[silenced], -1.0, atol=1e-5)
+    np.testing.assert_allclose(gated[~silenced], 1.0, atol=0.01)
 
 
 def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tmp_path):
