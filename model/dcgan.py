@@ -34,6 +34,8 @@ from model.fast_layers import BatchNormalization, DoubledConv2D, PhasedConv2D
 from model.metrics import PITCH_BAND
 
 ROWS_ABOVE_PIANO = int(pitch_to_row(PIANO_HIGHEST))  # 18: pitches 109..126
+# (rows, 12): 1 where an image row's pitch has that pitch class.
+ROW_PITCH_CLASSES = (row_to_pitch(np.arange(N_PITCHES))[:, None] % 12 == np.arange(12)).astype("float32")
 
 
 class Models(NamedTuple):
@@ -173,8 +175,7 @@ class ChordGate(layers.Layer):
     def call(self, inputs):
         roll, logits = inputs  # (batch, beats, 12)
         chords = ops.sigmoid(self.OPEN + self.GAIN * logits)
-        pitch_classes = row_to_pitch(self.first_row + np.arange(roll.shape[1])) % 12
-        fold = ops.convert_to_tensor((pitch_classes[:, None] == np.arange(12)[None]).astype("float32"))
+        fold = ops.convert_to_tensor(ROW_PITCH_CLASSES[self.first_row:self.first_row + roll.shape[1]])
         steps = ops.repeat(chords, roll.shape[2] // chords.shape[1], axis=1)  # (batch, steps, 12)
         gate = ops.cast(ops.einsum("bsc,kc->bks", steps, fold)[..., None], roll.dtype)
         return gate * (roll + 1.0) - 1.0
@@ -278,6 +279,13 @@ class MinibatchStd(layers.Layer):
         return ops.concatenate([features, ops.ones_like(features[..., :1]) * spread], axis=-1)
 
 
+def sounding_and_onsets(rolls):
+    """(batch, rows, steps, 1) rolls in [-1, 1] -> (sounding, onsets), each (batch, rows, steps) in [0, 1]:
+    sounding 1 for sustain and onsets, 0 for silence; onsets 0 below the onset band, 1 at the loudest."""
+    rolls, sustain = rolls[..., 0], SnapToLevels.SUSTAIN
+    return ops.clip((rolls + 1.0) / (sustain + 1.0), 0.0, 1.0), ops.clip((rolls - sustain) / (1.0 - sustain), 0.0, 1.0)
+
+
 def _fold(groups: np.ndarray) -> np.ndarray:
     """(N_PITCHES, n_groups) 0/1 matrix that sums image rows into groups, scaled so a uniform roll gives 1 each."""
     n_groups = int(groups.max()) + 1
@@ -298,15 +306,11 @@ class RollSummary(layers.Layer):
     in minibatch sd, let D tell real batches from generated ones outright, and G fell silent.)
     """
 
-    ROW_PITCHES = row_to_pitch(np.arange(N_PITCHES))
-    PITCH_CLASSES = _fold(ROW_PITCHES % 12)
-    BANDS = _fold((ROW_PITCHES - LOWEST_PITCH) // PITCH_BAND)  # the bands of the metrics' pitch histogram
-    SUSTAIN = SnapToLevels.SUSTAIN
+    PITCH_CLASSES = ROW_PITCH_CLASSES * 12  # an even spread gives 1 each
+    BANDS = _fold((row_to_pitch(np.arange(N_PITCHES)) - LOWEST_PITCH) // PITCH_BAND)  # the metrics' pitch bands
 
     def call(self, rolls):
-        rolls = rolls[..., 0]
-        sounding = ops.clip((rolls + 1.0) / (self.SUSTAIN + 1.0), 0.0, 1.0)  # silence 0, sustain and onset 1
-        onsets = ops.clip((rolls - self.SUSTAIN) / (1.0 - self.SUSTAIN), 0.0, 1.0)  # onset 1, else 0
+        sounding, onsets = sounding_and_onsets(rolls)
         per_row = ops.sum(sounding, axis=2)  # (batch, rows)
         sounding_total = ops.sum(per_row, axis=1, keepdims=True)
         total = ops.maximum(sounding_total, 1.0)  # an empty roll: all shares 0
@@ -327,12 +331,9 @@ class HarmonyView(layers.Layer):
     neighbouring keys and the summary view only each pitch class on its own. Scaled by 4, to about 1.
     """
 
-    FOLD = (RollSummary.ROW_PITCHES[:, None] % 12 == np.arange(12)[None]).astype("float32")  # (rows, 12)
-    SUSTAIN = SnapToLevels.SUSTAIN
-
     def call(self, rolls):
-        sounding = ops.clip((rolls[..., 0] + 1.0) / (self.SUSTAIN + 1.0), 0.0, 1.0)
-        chroma = ops.minimum(ops.einsum("brs,rc->bcs", sounding, ops.convert_to_tensor(self.FOLD)), 1.0)
+        sounding, _ = sounding_and_onsets(rolls)
+        chroma = ops.minimum(ops.einsum("brs,rc->bcs", sounding, ops.convert_to_tensor(ROW_PITCH_CLASSES)), 1.0)
         pairs = [ops.sum(chroma * ops.roll(chroma, -k, axis=1), axis=(1, 2)) for k in range(1, 7)]
         pairs[5] = pairs[5] / 2.0  # a tritone is its own inversion: each pair was counted from both ends
         pairs = ops.stack(pairs, axis=1)
@@ -349,21 +350,17 @@ class BeatView(layers.Layer):
     onsets' levels (velocities) in the 18 bands, each a mean over the beat's steps.
     """
 
-    PITCH_CLASSES = RollSummary.PITCH_CLASSES / 12
     BANDS = RollSummary.BANDS / RollSummary.BANDS.shape[1]
-    SUSTAIN = SnapToLevels.SUSTAIN
 
     def call(self, rolls):
-        rolls = rolls[..., 0]
-        sounding = ops.clip((rolls + 1.0) / (self.SUSTAIN + 1.0), 0.0, 1.0)
-        onsets = ops.clip((rolls - self.SUSTAIN) / (1.0 - self.SUSTAIN), 0.0, 1.0)  # grows with the velocity
+        sounding, onsets = sounding_and_onsets(rolls)  # onsets grow with the velocity
 
         def per_beat(pixels, fold):  # (batch, rows, steps) -> (batch, beats, groups)
             grouped = ops.einsum("brs,rg->bsg", pixels, ops.convert_to_tensor(fold))
             beats = WINDOW_STEPS // STEPS_PER_BEAT
             return ops.mean(ops.reshape(grouped, (-1, beats, STEPS_PER_BEAT, fold.shape[1])), axis=2)
 
-        return ops.concatenate([per_beat(sounding, self.PITCH_CLASSES), per_beat(sounding, self.BANDS),
+        return ops.concatenate([per_beat(sounding, ROW_PITCH_CLASSES), per_beat(sounding, self.BANDS),
                                 per_beat(onsets, self.BANDS)], axis=-1)
 
 
