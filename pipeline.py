@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from midi2img.spec import STEPS_PER_BEAT
-from model.options import DYNAMICS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range, target_lufs
+from model.options import DRAFTS, DYNAMICS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range, target_lufs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is no use to a user
 
@@ -77,6 +77,10 @@ def _add_piece_options(p: argparse.ArgumentParser) -> None:
                         "trained with --textures: texture words (sparse+soft); or a schedule such as "
                         "baroque:30,romantic:60; alone, lists them (default: drawn in the training rolls' "
                         "proportions)")
+    p.add_argument("--drafts", type=_within("drafts"), default=DRAFTS,
+                   help="with --style ERA alone (sample): draft each piece this many times and keep the one an era "
+                        "critic finds most like the era (model/eracritic.py); 1 keeps the first (default: "
+                        "%(default)s)")
     p.add_argument("--mood", choices=MOODS, default=None,
                    help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
     p.add_argument("--dynamics", choices=DYNAMICS, default="played",

@@ -28,7 +28,9 @@ from midi2img.styles import ERAS, piece_of, styles_of
 from model import metrics, styletest, twosample
 from model.checkpoint import drawn_dynamics, load_generator
 from model.data import read_rolls, sample_paths, sample_rolls
+from model.eracritic import load_critic
 from model.generate import generate_rolls, latent_dim, latents, style_input
+from model.options import DRAFTS
 from model.style import gives_eras, one_hot_styles
 
 GENERATE_BATCH = 32  # the seed2023 generator holds ~70 MB of activations per roll
@@ -194,8 +196,9 @@ def style_section(generator, real: Path, real_paths: list[Path], real_set: twosa
     section = {"training_rolls": int(keep.sum()), "real_rolls": len(labelled), "ceiling": accuracy,
                "ceiling_balanced": balanced}
     if gives_eras(generator):
+        critic = load_critic()
         section["eras"] = [asdict(score) for score in styletest.score_eras(
-            generator, classifier, real_labelled, real_eras[labelled], n // 2, seed)]
+            generator, classifier, real_labelled, real_eras[labelled], n // 2, seed, critic, DRAFTS)]
     return section
 
 
@@ -207,11 +210,19 @@ def render_by_style(section: dict, n: int, real: Path, train_images: Path) -> li
              f"{section['ceiling_balanced']:.2f}; four eras, chance 0.25): the ceiling.", ""]
     if "eras" not in section:
         return lines + ["This generator was trained without eras, so it cannot be asked for one.", ""]
+    drafts = section["eras"][0]["drafts"]
     lines += [f"Asked for each era ({n // 2} rolls each), the share the classifier gives that era, and the two-sample "
-              "feature test against that era's real rolls (0.50: indistinguishable):", "",
-              "| era | given the requested era | two-sample accuracy |", "|---|---|---|"]
-    for score in section["eras"]:
-        lines.append(f"| {score['era']} | {score['given']:.2f} | {score['two_sample']:.2f} |")
+              "feature test against that era's real rolls (0.50: indistinguishable)"
+              + (f"; each roll the era critic's choice of {drafts} drafts, as `sample --style ERA` chooses "
+                 "(model/eracritic.py), and the first drafts alone beside:" if drafts > 1 else ":"), ""]
+    if drafts > 1:
+        lines += [f"| era | given the requested era (best of {drafts}) | two-sample accuracy | first draft: given "
+                  "| first draft: two-sample |", "|---|---|---|---|---|"]
+        lines += [f"| {s['era']} | {s['given']:.2f} | {s['two_sample']:.2f} | {s['given_first_draft']:.2f} | "
+                  f"{s['two_sample_first_draft']:.2f} |" for s in section["eras"]]
+    else:
+        lines += ["| era | given the requested era | two-sample accuracy |", "|---|---|---|"]
+        lines += [f"| {s['era']} | {s['given']:.2f} | {s['two_sample']:.2f} |" for s in section["eras"]]
     mean = np.mean([score["given"] for score in section["eras"]])
     return lines + ["", f"Mean over the eras: {mean:.2f} ({mean / section['ceiling']:.2f} of the ceiling).", ""]
 

@@ -176,8 +176,10 @@ def splice(roll: np.ndarray, into: np.ndarray, at_end: bool) -> np.ndarray:
 
 
 def generate_ends(generator: keras.Model, seed: int, loops: np.ndarray, intro_steps: int,
-                  outro_steps: int, styles: np.ndarray | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(intros, outros) for the loops that generate_pieces(generator, seed, len(loops), ..., loop=True) made.
+                  outro_steps: int, styles: np.ndarray | None = None,
+                  pieces: np.ndarray | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(intros, outros) for the loops that generate_pieces(generator, seed, len(loops), ..., loop=True) made,
+    or, where given, its pieces numbered `pieces` of a larger count (drafts, of which these were kept).
 
     Each intro's latent path runs from a fresh anchor towards its loop's first anchor, and each
     outro's from there towards another fresh anchor, so they share the loop's register and
@@ -185,8 +187,9 @@ def generate_ends(generator: keras.Model, seed: int, loops: np.ndarray, intro_st
     `styles` (count, classes): each loop's style, which its intro and outro keep.
     """
     count, dim = len(loops), latent_dim(generator)
+    pieces = np.arange(count) if pieces is None else np.asarray(pieces)
     per_piece = anchor_count(len(window_starts(loops.shape[2], True)), True)
-    firsts = piece_anchors(seed, count, per_piece, dim)[:, 0]
+    firsts = piece_anchors(seed, int(pieces.max()) + 1, per_piece, dim)[pieces, 0]
     fresh = latents([seed, 8], 2 * count, dim).reshape(count, 2, -1)
 
     def along(a: np.ndarray, b: np.ndarray, steps: int, style: np.ndarray | None) -> np.ndarray:

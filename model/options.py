@@ -34,6 +34,8 @@ class Range(NamedTuple):
     kind: type = float
 
 
+DRAFTS = 32  # drafts of a piece asked for an era alone (model/eracritic.py); 1 keeps the first
+
 RANGES = {
     "duration": Range(4, 1200, " s"),  # 20 minutes take 2 minutes and 4.5 GB
     "bpm": Range(20, 400),
@@ -44,6 +46,7 @@ RANGES = {
     "outro": Range(0, 120, " s"),
     "variation": Range(0, 2),  # 1: a step as long as a random latent
     "primer_seconds": Range(1, 120, " s"),
+    "drafts": Range(1, 64, " drafts", int),  # each draft of a piece costs what the piece does
 }
 
 

@@ -35,8 +35,9 @@ from img2midi.mood import MOODS, Mood, arrange
 from img2midi.parts import hold_final_chord, split_voices
 from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
 from model.checkpoint import drawn_dynamics, load_generator
+from model.eracritic import best_drafts, drafted_era, era_likeness, load_critic
 from model.longform import OVERLAP_STEPS, generate_ends, generate_pieces, splice
-from model.options import DEFAULT_LUFS
+from model.options import DEFAULT_LUFS, DRAFTS
 from model.primer import Source
 from model.style import plan_names, style_plan
 
@@ -108,14 +109,15 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
            sample_rate: int = 44100, lufs: float = DEFAULT_LUFS, transpose: int = 0, mood: str | None = None,
            channels: int = 2, intro: float = 0.0, outro: float = 0.0, stems: bool = False,
            style: str | None = None, generator: keras.Model | None = None, source: Source | None = None,
-           dynamics: str = "played") -> list[Path]:
+           dynamics: str = "played", drafts: int = DRAFTS) -> list[Path]:
     """Write `count` pieces (MIDI, audio unless audio=False, picture; a loop's sidecar); returns the MIDI paths.
 
     A loop with `intro` or `outro` seconds is one file that plays the intro once, then loops, and
     ends with the outro when the game lets it; the three parts are written beside it as well.
     `source` (model/primer.py) starts the pieces from the user's music instead of chance, in its
     texture; `style` asks a style-conditioned generator for an era, a composer, a texture or a
-    schedule of them (model/style.py) instead.
+    schedule of them (model/style.py) instead. A piece asked for an era alone is drafted `drafts`
+    times and the draft model/eracritic.py finds most like the era is kept.
     `dynamics` "played" has img2midi.dynamics play the notes; "drawn" keeps the generator's velocities.
     Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
     and the options that need --loop are checked here, first, as they decide what is written.
@@ -154,8 +156,17 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     plan = source.plan(generated_steps) if source and not style else None
     if plan is None:
         plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)
-    rolls = generate_pieces(generator, seed, count, generated_steps, loop,
-                            source.anchors(generated_steps) if source else None, plan)
+    era = drafted_era(style) if source is None and drafts > 1 else None
+    critic = load_critic() if era else None
+    if critic is None:
+        pieces = np.arange(count)
+        rolls = generate_pieces(generator, seed, count, generated_steps, loop,
+                                source.anchors(generated_steps) if source else None, plan)
+    else:  # each piece drafted `drafts` times; the critic keeps the most era-like
+        plan = style_plan(generator, style, count * drafts, generated_steps, seconds_per_step, seed)
+        rolls = generate_pieces(generator, seed, count * drafts, generated_steps, loop, None, plan)
+        pieces = best_drafts(era_likeness(critic, rolls, era), drafts)
+        rolls, plan = rolls[pieces], plan[pieces]
 
     def notes_of(roll: np.ndarray, ring: bool) -> np.ndarray:
         notes = arrange(decode_piece(roll, threshold, ring, velocities), roll, preset, transpose, ring)
@@ -176,7 +187,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
         rolls = np.stack([np.roll(roll, -seam, axis=1) for roll, seam in zip(rolls, seams, strict=True)])
     if framed:
         intros, outros = generate_ends(generator, seed, rolls, intro_steps, outro_steps,
-                                       None if plan is None else plan.mean(axis=1))
+                                       None if plan is None else plan.mean(axis=1), pieces)
     at = loop_samples(intro_steps + 2 * n_steps + outro_steps, seconds_per_step, sample_rate)  # step -> sample
     # A framed piece begins with up to VORBIS_GRID - 1 samples (under 3 ms) of silence: the intro's end then
     # lies on the grid too.
@@ -237,7 +248,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
                                (intro_steps / STEPS_PER_BEAT, n_steps / STEPS_PER_BEAT))
         else:  # an earlier --loop run's loop points would be wrong for the files just written
             paths.sidecar.unlink(missing_ok=True)
-        character = (f"{plan_names(generator, plan[index])}, " if plan is not None else "") + \
+        character = (f"{era}, the best of {drafts} drafts, " if critic is not None else "") + \
+            (f"{plan_names(generator, plan[index])}, " if plan is not None else "") + \
             (f"{mood}, {preset.key}, " if preset else "")
         shape = (f"{intro_steps * seconds_per_step:.1f} s intro, {n_steps * seconds_per_step:.1f} s loop, "
                  f"{outro_steps * seconds_per_step:.1f} s outro and {OUTRO_RING_SECONDS:g} s ring" if framed

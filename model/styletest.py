@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from midi2img.styles import ERAS
 from model import twosample
+from model.eracritic import best_drafts, era_likeness
 from model.generate import generate_rolls, latent_dim, latents
 from model.style import one_hot_styles, request_weights
 
@@ -42,33 +43,57 @@ def train_era_classifier(x: np.ndarray, eras: np.ndarray, seed: int = 0) -> Hist
 class EraScore:
     era: str
     asked: int  # rolls asked for the era
-    given: float  # share the classifier labels with that era
+    given: float  # share the classifier labels with that era, of the rolls `sample` would write
     two_sample: float  # feature classifier's held-out accuracy against the era's real test rolls (0.5: alike)
+    drafts: int = 1  # each roll the era critic's choice of this many (model/eracritic.py)
+    given_first_draft: float | None = None  # `given` of the first drafts alone, where there were several
+    two_sample_first_draft: float | None = None
 
 
-def era_rolls(generator: keras.Model, era: str, count: int, seed: int) -> np.ndarray:
-    """`count` rolls asked for `era`: each draws one of the era's classes in the training shares."""
+def era_rolls(generator: keras.Model, era: str, count: int, seed: int, critic: keras.Model | None = None,
+              drafts: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(rolls, first drafts): `count` rolls asked for `era`, each drawing one of the era's classes in the
+    training shares; with a critic, each the most era-like of `drafts` (as `sample` chooses), and beside
+    them the first draft of each (as without one)."""
+    drafts = drafts if critic is not None else 1
     weights = request_weights(generator, era, "evaluate")
-    styles = one_hot_styles(weights, count, np.random.default_rng([seed, 21, ERAS.index(era)]))
-    z = latents([seed, 22, ERAS.index(era)], count, latent_dim(generator))
-    return np.concatenate([generate_rolls(generator, z[i:i + 32], styles[i:i + 32]) for i in range(0, count, 32)])
+    styles = one_hot_styles(weights, count * drafts, np.random.default_rng([seed, 21, ERAS.index(era)]))
+    z = latents([seed, 22, ERAS.index(era)], count * drafts, latent_dim(generator))
+    rolls = np.concatenate([generate_rolls(generator, z[i:i + 32], styles[i:i + 32])
+                            for i in range(0, len(z), 32)])
+    if drafts == 1:
+        return rolls, rolls
+    return rolls[best_drafts(era_likeness(critic, rolls, era, "evaluate"), drafts)], rolls[::drafts]
+
+
+def judge_era(rolls: np.ndarray, index: int, classifier: HistGradientBoostingClassifier,
+              real: twosample.PreparedSet, real_eras: np.ndarray, seed: int) -> tuple[float, float]:
+    """(share of `rolls` labelled era `index`, two-sample feature accuracy against that era's real rolls)."""
+    prepared = twosample.prepare(rolls, twosample.own_groups(f"generated {ERAS[index]}", len(rolls)))
+    given = float(np.mean(classifier.predict(features(prepared)) == index))
+    mine = real_eras == index
+    try:
+        alike = twosample.boosted_accuracy(real.musical[mine], real.groups[mine], prepared.musical,
+                                           prepared.groups, seed=seed).mean
+    except ValueError:  # too few real pieces of the era for grouped folds
+        alike = float("nan")
+    return given, alike
 
 
 def score_eras(generator: keras.Model, classifier: HistGradientBoostingClassifier, real: twosample.PreparedSet,
-               real_eras: np.ndarray, count: int, seed: int) -> list[EraScore]:
-    """Per era: `count` rolls asked for it, the share labelled with it, and a two-sample test against its real rolls."""
+               real_eras: np.ndarray, count: int, seed: int, critic: keras.Model | None = None,
+               drafts: int = 1) -> list[EraScore]:
+    """Per era: `count` rolls asked for it, the share labelled with it, and a two-sample test against its real
+    rolls; with a critic choosing among drafts, the same of the first drafts beside."""
     scores = []
     for index, era in enumerate(ERAS):
-        rolls = era_rolls(generator, era, count, seed)
-        prepared = twosample.prepare(rolls, twosample.own_groups(f"generated {era}", len(rolls)))
-        given = float(np.mean(classifier.predict(features(prepared)) == index))
-        mine = real_eras == index
-        try:
-            alike = twosample.boosted_accuracy(real.musical[mine], real.groups[mine], prepared.musical,
-                                               prepared.groups, seed=seed).mean
-        except ValueError:  # too few real pieces of the era for grouped folds
-            alike = float("nan")
-        scores.append(EraScore(era, count, given, alike))
+        chosen, first = era_rolls(generator, era, count, seed, critic, drafts)
+        given, alike = judge_era(chosen, index, classifier, real, real_eras, seed)
+        if critic is None or drafts == 1:
+            scores.append(EraScore(era, count, given, alike))
+        else:
+            scores.append(EraScore(era, count, given, alike, drafts,
+                                   *judge_era(first, index, classifier, real, real_eras, seed)))
     return scores
 
 

@@ -1,0 +1,95 @@
+"""Which era a roll sounds like, and the best of several drafts of a piece asked for one.
+
+A texture generator gives an era only through the era's mix of textures, which carries part of it
+(figuration, harmony and voice leading it does not carry). So a piece asked for an era is drafted
+several times and the draft this critic finds most like the era is kept: a small network over the
+two-sample test's musical features (model/twosample.py), learned from real train-split rolls by
+bench/fit_era_critic.py and shipped beside this file. It is a different model from `evaluate
+--by-style`'s judge (gradient boosting over the musical and dynamics features) and never sees
+the rolls that judge learns from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from midi2img.spec import WINDOW_STEPS
+from midi2img.styles import ERAS
+from model import twosample
+
+CRITIC_PATH = Path(__file__).with_name("era_critic.keras")
+
+
+def build_critic(features: int, seed: int = 0) -> keras.Model:
+    """Standardized musical features -> one probability per era (midi2img.styles.ERAS)."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((features,)),
+        keras.layers.Normalization(name="standardize"),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(len(ERAS), activation="softmax"),
+    ], name="era_critic")
+
+
+def fit_critic(x: np.ndarray, eras: np.ndarray, seed: int = 0, epochs: int = 40) -> keras.Model:
+    """A critic learned from feature rows `x` with era indices `eras`, every era weighing the same."""
+    x = np.asarray(x, np.float32)
+    critic = build_critic(x.shape[1], seed)
+    critic.get_layer("standardize").adapt(x)
+    counts = np.bincount(eras, minlength=len(ERAS)).astype(np.float64)
+    weights = {era: counts.sum() / max(count, 1.0) / len(ERAS) for era, count in enumerate(counts)}
+    critic.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    critic.fit(x, np.asarray(eras), epochs=epochs, batch_size=64, class_weight=weights, verbose=0)
+    return critic
+
+
+def load_critic(path: Path | None = None) -> keras.Model | None:
+    """The critic at `path` (default: the shipped one), or None where it is missing: drafts are then not chosen."""
+    path = Path(path or CRITIC_PATH)
+    return keras.saving.load_model(path, compile=False) if path.is_file() else None
+
+
+def window_features(roll: np.ndarray) -> np.ndarray:
+    """(windows, features): the musical features of a roll of any length, window by window as they were learned.
+
+    Windows of WINDOW_STEPS steps cover the roll end to end (the last one ends at its end); a roll
+    shorter than one window is repeated to fill it, as a loop plays.
+    """
+    roll = np.asarray(roll)
+    steps = roll.shape[1]
+    if steps < WINDOW_STEPS:
+        roll, steps = np.tile(roll, (1, -(-WINDOW_STEPS // steps)))[:, :WINDOW_STEPS], WINDOW_STEPS
+    starts = sorted({*range(0, steps - WINDOW_STEPS + 1, WINDOW_STEPS), steps - WINDOW_STEPS})
+    rows = []
+    for start in starts:
+        canonical = twosample.canonicalize(roll[:, start:start + WINDOW_STEPS])
+        rows.append(twosample.musical_features(canonical.notes, canonical.roll))
+    return np.array(rows, np.float32)
+
+
+def era_likeness(critic: keras.Model, rolls, era: str, stage: str = "sample") -> np.ndarray:
+    """(n,): for each roll, the critic's mean probability of `era` over its windows."""
+    features = [window_features(roll) for roll in tqdm(rolls, desc=f"{stage}: hearing the drafts for {era}",
+                                                         unit="draft", leave=False)]
+    probabilities = critic.predict(np.concatenate(features), verbose=0, batch_size=1024)[:, ERAS.index(era)]
+    ends = np.cumsum([len(f) for f in features])
+    return np.array([part.mean() for part in np.split(probabilities, ends[:-1])])
+
+
+def best_drafts(likeness: np.ndarray, drafts: int) -> np.ndarray:
+    """Indices of the most era-like draft of each piece, where pieces' drafts lie one after another."""
+    likeness = np.asarray(likeness).reshape(-1, drafts)
+    return np.arange(len(likeness)) * drafts + likeness.argmax(axis=1)
+
+
+def drafted_era(request: str | None) -> str | None:
+    """The era a `--style` request asks for alone (drafts are chosen for it), else None."""
+    name = (request or "").strip().lower()
+    return name if name in ERAS else None
