@@ -78,9 +78,9 @@ def _add_piece_options(p: argparse.ArgumentParser) -> None:
                         "baroque:30,romantic:60; alone, lists them (default: drawn in the training rolls' "
                         "proportions)")
     p.add_argument("--drafts", type=_within("drafts"), default=DRAFTS,
-                   help="with --style ERA alone (sample): draft each piece this many times and keep the one an era "
-                        "critic finds most like the era (model/eracritic.py); 1 keeps the first (default: "
-                        "%(default)s)")
+                   help="with a --style of eras only (baroque, baroque:30,romantic:60) in sample: draft each piece "
+                        "this many times and keep the one an era critic finds most like them (model/eracritic.py); "
+                        "1 keeps the first (default: %(default)s)")
     p.add_argument("--mood", choices=MOODS, default=None,
                    help="preset tempo, mean velocity (dynamics kept), density, register and key (table in README.md)")
     p.add_argument("--dynamics", choices=DYNAMICS, default="played",

@@ -56,40 +56,41 @@ def load_critic(path: Path | None = None) -> keras.Model | None:
     return keras.saving.load_model(path, compile=False) if path.is_file() else None
 
 
-def window_features(roll: np.ndarray) -> np.ndarray:
-    """(windows, features): the musical features of a roll of any length, window by window as they were learned.
+def window_starts(steps: int) -> list[int]:
+    """First steps of the WINDOW_STEPS windows that cover a roll of `steps` end to end (the last ends at its end)."""
+    return sorted({*range(0, steps - WINDOW_STEPS + 1, WINDOW_STEPS), max(steps - WINDOW_STEPS, 0)})
 
-    Windows of WINDOW_STEPS steps cover the roll end to end (the last one ends at its end); a roll
-    shorter than one window is repeated to fill it, as a loop plays.
-    """
+
+def window_features(roll: np.ndarray) -> np.ndarray:
+    """(windows, features): the musical features of a roll of any length, window by window (window_starts) as
+    they were learned; a roll shorter than one window is repeated to fill it, as a loop plays."""
     roll = np.asarray(roll)
     steps = roll.shape[1]
     if steps < WINDOW_STEPS:
-        roll, steps = np.tile(roll, (1, -(-WINDOW_STEPS // steps)))[:, :WINDOW_STEPS], WINDOW_STEPS
-    starts = sorted({*range(0, steps - WINDOW_STEPS + 1, WINDOW_STEPS), steps - WINDOW_STEPS})
+        roll = np.tile(roll, (1, -(-WINDOW_STEPS // steps)))[:, :WINDOW_STEPS]
     rows = []
-    for start in starts:
+    for start in window_starts(steps):
         canonical = twosample.canonicalize(roll[:, start:start + WINDOW_STEPS])
         rows.append(twosample.musical_features(canonical.notes, canonical.roll))
     return np.array(rows, np.float32)
 
 
-def era_likeness(critic: keras.Model, rolls, era: str, stage: str = "sample") -> np.ndarray:
-    """(n,): for each roll, the critic's mean probability of `era` over its windows."""
-    features = [window_features(roll) for roll in tqdm(rolls, desc=f"{stage}: hearing the drafts for {era}",
-                                                         unit="draft", leave=False)]
-    probabilities = critic.predict(np.concatenate(features), verbose=0, batch_size=1024)[:, ERAS.index(era)]
-    ends = np.cumsum([len(f) for f in features])
-    return np.array([part.mean() for part in np.split(probabilities, ends[:-1])])
+def era_likeness(critic: keras.Model, rolls, eras: np.ndarray, stage: str = "sample") -> np.ndarray:
+    """(n,): for each roll, the critic's mean over its windows of the probability of the era asked for there.
+
+    `rolls` are all as long as `eras` (steps,): the era index (midi2img.styles.ERAS) each step is asked for
+    (model.style.scheduled_eras); a window is asked for the era of its middle step.
+    """
+    eras = np.asarray(eras)
+    features = [window_features(roll) for roll in tqdm(rolls, desc=f"{stage}: hearing the drafts", unit="draft",
+                                                        leave=False)]
+    probabilities = critic.predict(np.concatenate(features), verbose=0, batch_size=1024)
+    middles = [min(start + WINDOW_STEPS // 2, len(eras) - 1) for start in window_starts(len(eras))]
+    asked = np.tile(eras[middles], len(features))
+    return probabilities[np.arange(len(asked)), asked].reshape(len(features), -1).mean(axis=1)
 
 
 def best_drafts(likeness: np.ndarray, drafts: int) -> np.ndarray:
     """Indices of the most era-like draft of each piece, where pieces' drafts lie one after another."""
     likeness = np.asarray(likeness).reshape(-1, drafts)
     return np.arange(len(likeness)) * drafts + likeness.argmax(axis=1)
-
-
-def drafted_era(request: str | None) -> str | None:
-    """The era a `--style` request asks for alone (drafts are chosen for it), else None."""
-    name = (request or "").strip().lower()
-    return name if name in ERAS else None

@@ -34,7 +34,7 @@ class Range(NamedTuple):
     kind: type = float
 
 
-DRAFTS = 32  # drafts of a piece asked for an era alone (model/eracritic.py); 1 keeps the first
+DRAFTS = 32  # drafts of a piece asked for eras only (model/eracritic.py); 1 keeps the first
 
 RANGES = {
     "duration": Range(4, 1200, " s"),  # 20 minutes take 2 minutes and 4.5 GB

@@ -35,11 +35,11 @@ from img2midi.mood import MOODS, Mood, arrange
 from img2midi.parts import hold_final_chord, split_voices
 from midi2img.spec import STEPS_PER_BEAT, WINDOW_STEPS
 from model.checkpoint import drawn_dynamics, load_generator
-from model.eracritic import best_drafts, drafted_era, era_likeness, load_critic
+from model.eracritic import best_drafts, era_likeness, load_critic
 from model.longform import OVERLAP_STEPS, generate_ends, generate_pieces, splice
 from model.options import DEFAULT_LUFS, DRAFTS
 from model.primer import Source
-from model.style import plan_names, style_plan
+from model.style import plan_names, scheduled_eras, style_plan
 
 TAIL_SECONDS = 1.0  # a piece that is not a loop lets its last notes ring this long past the roll's end
 OUTRO_RING_SECONDS = 2.5  # an outro's held chord rings this long past its last step
@@ -116,8 +116,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     ends with the outro when the game lets it; the three parts are written beside it as well.
     `source` (model/primer.py) starts the pieces from the user's music instead of chance, in its
     texture; `style` asks a style-conditioned generator for an era, a composer, a texture or a
-    schedule of them (model/style.py) instead. A piece asked for an era alone is drafted `drafts`
-    times and the draft model/eracritic.py finds most like the era is kept.
+    schedule of them (model/style.py) instead. A piece asked for eras alone (one, or a schedule of them)
+    is drafted `drafts` times and the draft model/eracritic.py finds most like them is kept.
     `dynamics` "played" has img2midi.dynamics play the notes; "drawn" keeps the generator's velocities.
     Option ranges are checked where the command line is parsed (pipeline.py); `--out`, `--format`
     and the options that need --loop are checked here, first, as they decide what is written.
@@ -156,8 +156,8 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     plan = source.plan(generated_steps) if source and not style else None
     if plan is None:
         plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)
-    era = drafted_era(style) if source is None and drafts > 1 else None
-    critic = load_critic() if era else None
+    eras = scheduled_eras(style, generated_steps, seconds_per_step) if source is None and drafts > 1 else None
+    critic = load_critic() if eras is not None else None
     if critic is None:
         pieces = np.arange(count)
         rolls = generate_pieces(generator, seed, count, generated_steps, loop,
@@ -165,7 +165,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     else:  # each piece drafted `drafts` times; the critic keeps the most era-like
         plan = style_plan(generator, style, count * drafts, generated_steps, seconds_per_step, seed)
         rolls = generate_pieces(generator, seed, count * drafts, generated_steps, loop, None, plan)
-        pieces = best_drafts(era_likeness(critic, rolls, era), drafts)
+        pieces = best_drafts(era_likeness(critic, rolls, eras), drafts)
         rolls, plan = rolls[pieces], plan[pieces]
 
     def notes_of(roll: np.ndarray, ring: bool) -> np.ndarray:
@@ -248,7 +248,7 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
                                (intro_steps / STEPS_PER_BEAT, n_steps / STEPS_PER_BEAT))
         else:  # an earlier --loop run's loop points would be wrong for the files just written
             paths.sidecar.unlink(missing_ok=True)
-        character = (f"{era}, the best of {drafts} drafts, " if critic is not None else "") + \
+        character = (f"{style.strip().lower()}, the best of {drafts} drafts, " if critic is not None else "") + \
             (f"{plan_names(generator, plan[index])}, " if plan is not None else "") + \
             (f"{mood}, {preset.key}, " if preset else "")
         shape = (f"{intro_steps * seconds_per_step:.1f} s intro, {n_steps * seconds_per_step:.1f} s loop, "

@@ -136,12 +136,35 @@ def style_plan(generator: keras.Model, request: str | None, count: int, steps: i
     shares = np.asarray(layer.shares, np.float64)
     rng = np.random.default_rng([seed, 20])
     plan = np.zeros((count, steps, len(layer.names)), np.float32)
-    begin = 0
-    for index, (name, seconds) in enumerate(schedule):
+    for name, begin, end in schedule_spans(schedule, steps, seconds_per_step):
         weights = request_weights(generator, name, stage) if name else shares
-        last = index == len(schedule) - 1
-        end = steps if last or seconds is None else min(steps, begin + round(seconds / seconds_per_step))
         for piece in range(count):
             plan[piece, begin:end, draw_classes(weights, 1, rng)[0]] = 1.0
-        begin = end
     return plan
+
+
+def schedule_spans(schedule: list[tuple[str, float | None]], steps: int,
+                   seconds_per_step: float) -> list[tuple[str, int, int]]:
+    """(style, first step, end step) of each part of a parsed schedule over a piece of `steps`; the last part
+    holds to the piece's end (parts past it are empty)."""
+    spans, begin = [], 0
+    for index, (name, seconds) in enumerate(schedule):
+        last = index == len(schedule) - 1
+        end = steps if last or seconds is None else min(steps, begin + round(seconds / seconds_per_step))
+        spans.append((name, begin, end))
+        begin = end
+    return spans
+
+
+def scheduled_eras(request: str | None, steps: int, seconds_per_step: float) -> np.ndarray | None:
+    """(steps,) the index (midi2img.styles.ERAS) of the era each step is asked for, where `request` names
+    only eras (one, or a schedule of them); None otherwise."""
+    if not request:
+        return None
+    schedule = parse_schedule(request, "sample")
+    if any(name.strip().lower() not in ERAS for name, _ in schedule):
+        return None
+    eras = np.zeros(steps, np.int64)
+    for name, begin, end in schedule_spans(schedule, steps, seconds_per_step):
+        eras[begin:end] = ERAS.index(name.strip().lower())
+    return eras

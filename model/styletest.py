@@ -63,7 +63,8 @@ def era_rolls(generator: keras.Model, era: str, count: int, seed: int, critic: k
                             for i in range(0, len(z), 32)])
     if drafts == 1:
         return rolls, rolls
-    return rolls[best_drafts(era_likeness(critic, rolls, era, "evaluate"), drafts)], rolls[::drafts]
+    likeness = era_likeness(critic, rolls, np.full(rolls.shape[2], ERAS.index(era)), "evaluate")
+    return rolls[best_drafts(likeness, drafts)], rolls[::drafts]
 
 
 def judge_era(rolls: np.ndarray, index: int, classifier: HistGradientBoostingClassifier,

@@ -12,9 +12,10 @@ import pipeline
 from midi2img.spec import N_PITCHES, SUSTAIN_LEVEL, WINDOW_STEPS
 from midi2img.styles import ERAS
 from model import eracritic, twosample
-from model.eracritic import best_drafts, drafted_era, fit_critic, load_critic, window_features
+from model.eracritic import best_drafts, era_likeness, fit_critic, load_critic, window_features
 from model.options import DRAFTS
 from model.sample import sample
+from model.style import scheduled_eras
 
 
 def test_the_shipped_critic_reads_todays_musical_features_and_gives_each_era_a_probability():
@@ -36,8 +37,24 @@ def test_a_critic_learns_eras_apart_and_the_most_era_like_draft_of_each_piece_is
     assert np.mean(critic.predict(x, verbose=0).argmax(axis=1) == eras) > 0.9
     likeness = np.array([0.1, 0.7, 0.2, 0.9, 0.3, 0.1])  # two pieces of three drafts
     assert best_drafts(likeness, 3).tolist() == [1, 3]
-    assert drafted_era(" Baroque") == "baroque" and drafted_era("bach") is None and drafted_era(None) is None
-    assert drafted_era("baroque:30,romantic:60") is None  # a schedule draws as before
+    assert scheduled_eras(" Baroque", 4, 1.0).tolist() == [ERAS.index("baroque")] * 4
+    assert scheduled_eras("bach", 4, 1.0) is None and scheduled_eras(None, 4, 1.0) is None
+    assert scheduled_eras("baroque:1,romantic:2", 5, 0.5).tolist() == [0, 0, 2, 2, 2]  # two steps, then the rest
+    assert scheduled_eras("baroque:1,sparse:2", 5, 0.5) is None  # an era then a texture: not drafted
+
+
+def test_each_window_of_a_draft_is_heard_for_the_era_asked_for_at_its_middle():
+    class Critic:  # says baroque for the first window of a roll, romantic for the rest
+        def predict(self, x, **_):
+            probabilities = np.zeros((len(x), len(ERAS)))
+            probabilities[:, ERAS.index("romantic")] = 1.0
+            probabilities[::2, ERAS.index("romantic")], probabilities[::2, ERAS.index("baroque")] = 0.0, 1.0
+            return probabilities
+
+    rolls = np.zeros((3, N_PITCHES, 2 * WINDOW_STEPS), np.uint8)
+    asked = np.r_[np.full(WINDOW_STEPS, ERAS.index("baroque")), np.full(WINDOW_STEPS, ERAS.index("romantic"))]
+    assert era_likeness(Critic(), rolls, asked).tolist() == [1.0, 1.0, 1.0]
+    assert era_likeness(Critic(), rolls, asked[::-1]).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_window_features_cover_a_long_roll_and_fill_a_short_one_as_a_loop_repeats():
@@ -74,6 +91,10 @@ def test_sample_drafts_a_piece_asked_for_an_era_and_says_so_and_the_same_seed_gi
     assert [index // 3 for index in kept[0]] == [0, 1]  # one of each piece's own drafts
     sample(tmp_path / "c" / "x.mid", styled, seed=3, duration=8, audio=False, style="baroque", drafts=1)
     assert "best of" not in capsys.readouterr().out
+    sample(tmp_path / "e" / "x.mid", styled, seed=3, duration=8, audio=False, style="baroque:4,romantic:4", drafts=2)
+    assert "baroque:4,romantic:4, the best of 2 drafts" in capsys.readouterr().out
+    sample(tmp_path / "f" / "x.mid", styled, seed=3, duration=8, audio=False, style="bach", drafts=2)
+    assert "best of" not in capsys.readouterr().out  # a composer is the generator's own class: nothing to choose
     # A framed loop's intro and outro lead into the draft that was kept.
     assert pipeline.main(["sample", "--model", str(styled), "--out", str(tmp_path / "d" / "x.mid"), "--style",
                           "baroque", "--drafts", "2", "--loop", "--duration", "8", "--intro", "2", "--outro", "2",
