@@ -72,9 +72,6 @@ class TrainConfig:
     # Optimisation.
     batch_size: int = 16
     learning_rate: float = 2e-4
-    # D's learning rate as a multiple of learning_rate: the two time-scale update rule (Heusel et al. 2017)
-    # lets D track a slower G; 1 is one rate for both.
-    discriminator_rate_scale: float = 1.0
     beta_1: float = 0.5  # Adam's
     mode_seeking: float = 1.0  # weight of the mode-seeking term in G's loss (see mode_seeking_loss; 0: none)
     # R1 penalty (Mescheder et al. 2018): D's squared input-gradient norm on real rolls at this weight,

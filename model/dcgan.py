@@ -491,11 +491,12 @@ BUILDERS = {
 }
 
 
-def _optimizer(config: TrainConfig, learning_rate: float) -> keras.optimizers.Optimizer:
+def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=config.beta_1, clipvalue=config.clip_value)
+        return keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1,
+                                     clipvalue=config.clip_value)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate, clipvalue=config.clip_value)
+        return keras.optimizers.RMSprop(learning_rate=config.learning_rate, clipvalue=config.clip_value)
     raise SystemExit(f"train: unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
 
 
@@ -508,8 +509,7 @@ def build_dcgan(config: TrainConfig) -> Models:
         raise SystemExit(f"train: unknown architecture {config.architecture!r}; choose one of {', '.join(BUILDERS)}")
     build_g, build_d = BUILDERS[config.architecture]
     generator, discriminator = build_g(config), build_d(config)
-    d_optimizer = _optimizer(config, config.learning_rate * config.discriminator_rate_scale)
-    g_optimizer = _optimizer(config, config.learning_rate)
+    d_optimizer, g_optimizer = _optimizer(config), _optimizer(config)
     d_optimizer.build(discriminator.trainable_variables)
     g_optimizer.build(generator.trainable_variables)
     average = generator

@@ -168,9 +168,8 @@ class RunFolder:
         if newest:
             step, loop_state = checkpoint.restore(newest, self.models)
             self.best_score = loop_state.get("best_accuracy", self.best_score)
-            rate = self.config.learning_rate  # the rates are restored too; --learning-rate and the scale win
-            self.models.d_optimizer.learning_rate.assign(rate * self.config.discriminator_rate_scale)
-            self.models.g_optimizer.learning_rate.assign(rate)
+            for optimizer in (self.models.d_optimizer, self.models.g_optimizer):
+                optimizer.learning_rate.assign(self.config.learning_rate)  # restored too; --learning-rate wins
             print(f"train: resumed from {newest} at step {step}")
             return step, Balance(**loop_state["balance"])
         if checkpoint.list_checkpoints(self.checkpoints):

@@ -116,12 +116,6 @@ def test_a_step_with_the_r1_penalty_trains_a_discriminator_without_spectral_norm
     assert not all(np.array_equal(a, b) for a, b in zip(d0, weights(models.discriminator), strict=True))
 
 
-def test_the_discriminator_can_learn_at_its_own_rate():
-    models = build_dcgan(TINY.replace(learning_rate=1e-4, discriminator_rate_scale=4.0))
-    assert np.isclose(float(models.d_optimizer.learning_rate), 4e-4)
-    assert np.isclose(float(models.g_optimizer.learning_rate), 1e-4)
-
-
 def test_stream_order_is_a_pure_function_of_seed_and_batch_index(tmp_path):
     paths = list_images(write_rolls(tmp_path / "imgs", 10))
     stream = ImageStream(paths, batch_size=4, seed=3)
