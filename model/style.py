@@ -53,6 +53,18 @@ def style_help(generator: keras.Model) -> str:
     return "\n".join(lines)
 
 
+def style_choices(generator: keras.Model) -> list[str]:
+    """Single words `--style` takes for this generator (eras, texture words, classes), for a form's suggestions;
+    [] for one trained without styles."""
+    layer = style_input(generator)
+    if layer is None:
+        return []
+    eras = list(ERAS) if gives_eras(generator) else []
+    if not trained_on_eras(generator):
+        return eras + [word for words in texture.WORDS for word in words]
+    return eras + [name for name in layer.names if not name.startswith("other-")]
+
+
 def covers(request: str, name: str) -> bool:
     """Whether class `name` is what `request` asks: the class itself, its era, or texture words (model/texture.py)."""
     if texture.is_texture(name):

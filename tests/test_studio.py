@@ -56,6 +56,7 @@ HOSTILE = [
     {"duration": 250, "loop": True, "intro": 40, "outro": 20}, {"transpose": 0.5}, {"bpm": 1e9},
     {"lufs": 0}, {"duration": -5}, {"primer": "not base64!"}, {"primer": "aGVsbG8="},  # "hello": not MIDI
     {"primer": "TVRoZA==", "primer_use": "continue", "loop": True}, {"primer_use": "remix"}, {"variation": 3},
+    {"style": 3}, {"style": ""}, {"style": "x" * 201}, {"style": "jazz"}, {"style": "baroque:10,romantic"},
 ]
 
 
@@ -70,7 +71,7 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(studio):
     answers.append(client.post("/api/pieces", content=iter([b" " * 8192] * (MAX_BODY // 8192 + 2)),  # no length
                                headers={"content-type": "application/json"}))
     answers.append(client.get("/api/pieces/../../etc/passwd"))
-    assert len(answers) >= 30
+    assert len(answers) >= 41
     assert all(400 <= a.status_code < 500 for a in answers), [(a.status_code, a.text[:80]) for a in answers]
     assert all(isinstance(a.json()["detail"], str) for a in answers if a.status_code != 404)  # readable
     assert [a.status_code for a in answers[-3:-1]] == [413, 413]
@@ -120,3 +121,13 @@ def test_a_primer_sent_with_the_form_makes_variations_like_it(studio, tmp_path):
     assert job["status"] == "done", job
     assert job["settings"]["primer"] == "primer.mid" and "primer.mid" in job["files"]
     assert (out / job["id"] / "primer.mid").read_bytes() == primer.read_bytes()
+
+
+def test_the_form_suggests_the_generators_styles_and_an_era_is_drafted_as_sample_drafts_it(studio):
+    client, out = studio
+    assert {"baroque", "romantic", "sparse", "loud"} <= set(client.get("/api/options").json()["styles"])
+    refused = client.post("/api/pieces", json={"style": "jazz"})
+    assert refused.status_code == 422 and refused.json()["detail"] == "style: no such style", refused.text
+    job = wait(client, client.post("/api/pieces", json={"duration": 6, "seed": 2, "style": "baroque"}).json()["id"])
+    assert job["status"] == "done" and job["settings"]["style"] == "baroque", job
+    assert "piece.mid" in job["files"]

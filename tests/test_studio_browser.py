@@ -63,7 +63,7 @@ def browser():
     driver.quit()
 
 
-def make_piece(browser, seconds: int, mood: str = "") -> str:
+def make_piece(browser, seconds: int, mood: str = "", style: str = "") -> str:
     """Fill the form, press Generate, wait for the piece's card to be done; returns the card's id."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -73,6 +73,8 @@ def make_piece(browser, seconds: int, mood: str = "") -> str:
     duration.clear()
     duration.send_keys(str(seconds))
     Select(browser.find_element(By.NAME, "mood")).select_by_value(mood)
+    browser.find_element(By.NAME, "style").clear()
+    browser.find_element(By.NAME, "style").send_keys(style)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     def new_card(b):
@@ -94,7 +96,9 @@ def test_a_piece_made_in_the_page_plays_for_its_length_and_downloads(server, bro
     address, out = server
     browser.get(address)
     WebDriverWait(browser, 20).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "select[name=format] option")))
-    card_id = make_piece(browser, 10)
+    suggested = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#styles option")]
+    assert "baroque" in suggested and "sparse" in suggested
+    card_id = make_piece(browser, 10, style="baroque")
     card = browser.find_element(By.ID, card_id)
     audio = card.find_element(By.TAG_NAME, "audio")
     duration = WebDriverWait(browser, 20).until(

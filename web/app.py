@@ -38,6 +38,7 @@ MAX_BODY = MAX_PRIMER_BASE64 + 16 * 1024  # bytes of a request body
 PRIMER = "primer.mid"  # a piece's primer, in its folder
 PIECE_ID = re.compile(r"^[0-9a-f]{12}$")
 MAX_SEED = 2**31 - 1
+MAX_STYLE = 200  # characters of a style request: a schedule of a dozen styles
 
 
 def _within(name: str, cap: float | None = None, **kwargs):
@@ -52,6 +53,7 @@ class PieceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     mood: Literal[MOODS] | None = None  # type: ignore[valid-type]
+    style: str | None = Field(default=None, min_length=1, max_length=MAX_STYLE)  # as `sample --style`; see submit
     duration: float = _within("duration", MAX_DURATION, default=20.0)
     loop: bool = False
     intro: float = _within("intro", MAX_DURATION, default=0.0)
@@ -120,6 +122,13 @@ class Studio:
             tmp.write_text(json.dumps(job, indent=2) + "\n")
 
     def submit(self, request: PieceRequest) -> dict:
+        if request.style is not None:  # refused now, in one line, rather than as a failed piece later
+            from model.style import style_plan
+
+            try:
+                style_plan(self.generator, request.style, 1, 1, 1.0, 0, "studio")
+            except SystemExit as error:
+                raise HTTPException(422, f"style: {str(error).splitlines()[0].split(': ', 2)[-1]}") from None
         with self.lock:
             busy = sum(job["status"] in ("queued", "running") for job in self.jobs.values())
             if busy >= self.max_queue:
@@ -262,9 +271,12 @@ def create_app(out_dir: Path, model_path: Path, max_queue: int = MAX_QUEUE) -> F
 
     @app.get("/api/options")
     def options() -> dict:
-        """The form's limits, from the same table as the command line's."""
+        """The form's limits, from the same table as the command line's, and the styles to suggest."""
+        from model.style import style_choices
+
         fields = PieceRequest.model_json_schema()["properties"]
-        return {"fields": fields, "max_queue": studio.max_queue, "loudness": LOUDNESS_PRESETS}
+        return {"fields": fields, "max_queue": studio.max_queue, "loudness": LOUDNESS_PRESETS,
+                "styles": style_choices(studio.generator)}
 
     @app.post("/api/pieces", status_code=202)
     def make(request: PieceRequest) -> dict:

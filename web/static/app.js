@@ -31,6 +31,7 @@ async function setUp() {
                                  ...Object.entries(options.loudness).map(([k, v]) => [k, `${k} (${v} LUFS)`])]));
   fillSelect(form.format, enumOf(fields.format));
   form.format.value = fields.format.default;
+  fillSelect(document.getElementById("styles"), options.styles);
   for (const [name, field] of Object.entries(fields)) {  // the same limits as the command line
     const input = form.elements[name];
     const range = (field.anyOf || [field]).find((option) => "minimum" in option) || {};
@@ -85,6 +86,7 @@ async function submit(event) {
 
 function describe(settings) {
   const parts = [`seed ${settings.seed}`, settings.mood || "no mood", `${settings.duration} s`];
+  if (settings.style) parts.splice(2, 0, settings.style);
   if (settings.loop) parts.push("loop");
   if (settings.intro) parts.push(`intro ${settings.intro} s`);
   if (settings.outro) parts.push(`outro ${settings.outro} s`);
