@@ -2,8 +2,8 @@
 
 A texture generator gives an era only through the era's mix of textures, which carries part of it
 (figuration, harmony and voice leading it does not carry). So a piece asked for an era is drafted
-several times and the draft this critic finds most like the era is kept: a small network over the
-two-sample test's musical features (model/twosample.py), learned from real train-split rolls by
+several times and the draft this critic finds most like the era is kept: five small networks over
+the two-sample test's musical features (model/twosample.py), averaged, learned from real train-split rolls by
 bench/fit_era_critic.py and shipped beside this file. It is a different model from `evaluate
 --by-style`'s judge (gradient boosting over the musical and dynamics features) and never sees
 the rolls that judge learns from.
@@ -24,7 +24,10 @@ from model import twosample
 CRITIC_PATH = Path(__file__).with_name("era_critic.keras")
 
 
-def build_critic(features: int, seed: int = 0) -> keras.Model:
+MEMBERS = 5  # networks averaged: five gave the era asked for more often than one (bench/quality/README.md)
+
+
+def build_member(features: int, seed: int = 0) -> keras.Model:
     """Standardized musical features -> one probability per era (midi2img.styles.ERAS)."""
     keras.utils.set_random_seed(seed)
     return keras.Sequential([
@@ -35,19 +38,26 @@ def build_critic(features: int, seed: int = 0) -> keras.Model:
         keras.layers.Dense(64, activation="relu"),
         keras.layers.Dropout(0.3),
         keras.layers.Dense(len(ERAS), activation="softmax"),
-    ], name="era_critic")
+    ], name=f"member_{seed}")
 
 
-def fit_critic(x: np.ndarray, eras: np.ndarray, seed: int = 0, epochs: int = 40) -> keras.Model:
-    """A critic learned from feature rows `x` with era indices `eras`, every era weighing the same."""
+def fit_critic(x: np.ndarray, eras: np.ndarray, seed: int = 0, epochs: int = 40,
+               members: int = MEMBERS) -> keras.Model:
+    """A critic learned from feature rows `x` with era indices `eras`, every era weighing the same: the
+    average of `members` networks, each trained on its own from its own start."""
     x = np.asarray(x, np.float32)
-    critic = build_critic(x.shape[1], seed)
-    critic.get_layer("standardize").adapt(x)
     counts = np.bincount(eras, minlength=len(ERAS)).astype(np.float64)
     weights = {era: counts.sum() / max(count, 1.0) / len(ERAS) for era, count in enumerate(counts)}
-    critic.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    critic.fit(x, np.asarray(eras), epochs=epochs, batch_size=64, class_weight=weights, verbose=0)
-    return critic
+    trained = []
+    for member in range(members):
+        network = build_member(x.shape[1], seed * members + member)
+        network.get_layer("standardize").adapt(x)
+        network.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        network.fit(x, np.asarray(eras), epochs=epochs, batch_size=64, class_weight=weights, verbose=0)
+        trained.append(network)
+    features = keras.Input((x.shape[1],))
+    votes = [network(features) for network in trained]
+    return keras.Model(features, keras.layers.Average()(votes) if members > 1 else votes[0], name="era_critic")
 
 
 def load_critic(path: Path | None = None) -> keras.Model | None:

@@ -70,7 +70,7 @@ def baroque_critic(tmp_path, monkeypatch):
     """A critic that takes any roll for Baroque, so that choosing among drafts runs on the tiny generator."""
     eras = np.arange(len(ERAS)).repeat(8)
     critic = fit_critic(np.random.default_rng(1).normal(size=(len(eras), len(twosample.MUSICAL_FEATURES))),
-                        eras, epochs=1)
+                        eras, epochs=1, members=2)
     path = tmp_path / "critic.keras"
     critic.save(path)
     monkeypatch.setattr(eracritic, "CRITIC_PATH", path)
