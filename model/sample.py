@@ -153,18 +153,16 @@ def sample(out: Path, model_path: Path, count: int = 1, seed: int = 0, threshold
     velocities = drawn_dynamics(generator, dynamics, "sample")
     joined = min(OVERLAP_STEPS, primer.steps) if primer else 0  # steps where the primer fades into its continuation
     generated_steps = n_steps - (primer.steps - joined if primer else 0)
-    plan = source.plan(generated_steps) if source and not style else None
-    if plan is None:
-        plan = style_plan(generator, style, count, generated_steps, seconds_per_step, seed)
     eras = scheduled_eras(style, generated_steps, seconds_per_step) if source is None and drafts > 1 else None
     critic = load_critic() if eras is not None else None
-    if critic is None:
-        pieces = np.arange(count)
-        rolls = generate_pieces(generator, seed, count, generated_steps, loop,
-                                source.anchors(generated_steps) if source else None, plan)
-    else:  # each piece drafted `drafts` times; the critic keeps the most era-like
-        plan = style_plan(generator, style, count * drafts, generated_steps, seconds_per_step, seed)
-        rolls = generate_pieces(generator, seed, count * drafts, generated_steps, loop, None, plan)
+    drafted = drafts if critic is not None else 1  # each piece drafted this often; the critic keeps the most era-like
+    plan = source.plan(generated_steps) if source and not style else None
+    if plan is None:
+        plan = style_plan(generator, style, count * drafted, generated_steps, seconds_per_step, seed)
+    rolls = generate_pieces(generator, seed, count * drafted, generated_steps, loop,
+                            source.anchors(generated_steps) if source else None, plan)
+    pieces = np.arange(count)
+    if critic is not None:
         pieces = best_drafts(era_likeness(critic, rolls, eras), drafts)
         rolls, plan = rolls[pieces], plan[pieces]
 
