@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from model.config import TrainConfig
-from model.dcgan import Models, mode_seeking_loss
+from model.dcgan import Models, key_matching_loss, mode_seeking_loss
 
 
 class State(NamedTuple):
@@ -228,7 +228,7 @@ class GanStep:
         penalty = 0.5 * self.config.r1_gamma * self.config.r1_every * ops.mean(ops.sum(slopes**2, axis=(1, 2, 3)))
         return binary_crossentropy(labels, probabilities) + style_loss + penalty, (d_fixed, ops.mean(probabilities))
 
-    def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent, styles):
+    def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent, styles, real):
         rolls, g_fixed = self.models.generator.stateless_call(g_trainable, g_fixed, self._with_styles(latent, styles),
                                                               training=True)
         probabilities, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
@@ -236,6 +236,8 @@ class GanStep:
         loss = binary_crossentropy(ops.ones_like(probabilities, dtype="float32"), probabilities) + style_loss
         if self.config.mode_seeking:
             loss = loss + mode_seeking_loss(latent, ops.cast(rolls, "float32"), self.config.mode_seeking)
+        if self.config.key_matching:
+            loss = loss + key_matching_loss(real, rolls, self.config.key_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):
@@ -246,7 +248,7 @@ class GanStep:
         g_trainable, g_fixed, d_trainable, d_fixed, d_state, g_state, average = state
         # Training mode throughout: batch-normalized layers see batch statistics.
         g_loss, (g_fixed, d_fixed, fake), gradients = self.g_gradients(g_trainable, g_fixed, d_trainable, d_fixed,
-                                                                       latent, styles)
+                                                                       latent, styles, real)
         g_trainable, g_state = apply_gradients(g_optimizer, g_state, gradients, g_trainable, g_variables)
         fake = ops.stop_gradient(fake)
 

@@ -36,9 +36,12 @@ from model.dcgan import (
     RollSummary,
     SnapToLevels,
     build_dcgan,
+    in_key_share,
+    key_matching_loss,
     mode_seeking_loss,
 )
 from model.generate import generate_rolls, style_input
+from model.metrics import STATISTICS, roll_statistics
 from model.step import GanStep
 from model.train import Balance, labelled_stream, train
 
@@ -313,6 +316,32 @@ def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
     varied = np.random.default_rng(1).choice([-1.0, 1.0], (8, *IMAGE_SHAPE, 1)).astype(np.float32)
     # pixels differ by 1 on average, far more than real rolls' 0.107: no charge
     assert float(keras.ops.convert_to_numpy(mode_seeking_loss(latent, varied, 2.0))) == 0.0
+
+
+def test_key_matching_holds_the_batch_in_key_as_a_pianist_plays():
+    roll = np.zeros(IMAGE_SHAPE, np.float32)
+    for start, pitch in enumerate((60, 62, 64, 65, 67, 69, 71, 66)):  # C major's seven notes and F#, 4 steps each
+        row = pitch_to_row(pitch)
+        roll[row, 8 * start:8 * start + 4] = SUSTAIN_LEVEL
+        roll[row, 8 * start] = ONSET_LEVEL
+    in_key = pixels_to_tanh(roll)[None, ..., None]
+    share = float(keras.ops.convert_to_numpy(in_key_share(in_key))[0])
+    # Notes of one length: the pixel-weighted share is the statistic `evaluate` checks (7 of 8 notes)
+    assert share == pytest.approx(roll_statistics(roll)[STATISTICS.index("scale_consistency")]) == pytest.approx(7 / 8)
+    assert float(keras.ops.convert_to_numpy(key_matching_loss(in_key, in_key, 10.0))) == pytest.approx(0.0)
+    chromatic = np.zeros(IMAGE_SHAPE, np.float32)
+    for start, pitch in enumerate(range(60, 72)):  # all twelve: 7 of 12 in any scale
+        chromatic[pitch_to_row(pitch), 8 * start:8 * start + 4] = ONSET_LEVEL
+    loss = key_matching_loss(in_key, pixels_to_tanh(chromatic)[None, ..., None], 10.0)
+    assert float(keras.ops.convert_to_numpy(loss)) == pytest.approx(10.0 * (7 / 8 - 7 / 12), abs=1e-5)
+
+
+def test_a_run_with_key_matching_trains(tmp_path):
+    images = write_rolls(tmp_path / "imgs", 16)
+    train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
+          key_matching=10.0)
+    assert TrainConfig.load(tmp_path / "run" / "config.json").key_matching == 10.0
+    assert logged_steps(tmp_path / "run")[-1] == 2
 
 
 def test_roll_summary_reads_key_register_and_density():
