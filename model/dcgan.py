@@ -272,14 +272,16 @@ def mode_seeking_loss(latent, rolls, weight: float):
 
 
 def in_key_share(rolls):
-    """Per roll, the largest share of its sounding pixels inside one of the 24 major and minor scales.
+    """Per roll, the largest share of its sounding pitch classes inside one of the 24 major and minor scales.
 
-    The pixel-weighted twin of the statistic `scale_consistency` (model/metrics.py), differentiable
-    through the snapped levels (the max passes its gradient to the best-fitting scale).
+    A twin of the statistic `scale_consistency` (model/metrics.py) that is differentiable through the
+    snapped levels (the max passes its gradient to the best-fitting scale). Each step counts the pitch
+    classes sounding in it, each once however many octaves sound it: weighted by pixels, the share
+    rewarded walls of held notes on a scale's keys (`texture-key`, bench/quality/README.md).
     """
     sounding, _ = sounding_and_onsets(ops.cast(rolls, "float32"))
-    per_row = ops.sum(sounding, axis=2)  # (batch, rows)
-    classes = ops.matmul(per_row, ops.convert_to_tensor(ROW_PITCH_CLASSES[:rolls.shape[1]]))
+    fold = ops.convert_to_tensor(ROW_PITCH_CLASSES[:rolls.shape[1]])
+    classes = ops.sum(ops.minimum(ops.einsum("brs,rc->bcs", sounding, fold), 1.0), axis=2)  # (batch, 12)
     shares = classes / ops.maximum(ops.sum(classes, axis=1, keepdims=True), 1.0)
     return ops.max(ops.matmul(shares, ops.convert_to_tensor(SCALES.T.astype("float32"))), axis=1)
 

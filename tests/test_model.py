@@ -326,7 +326,7 @@ def test_key_matching_holds_the_batch_in_key_as_a_pianist_plays():
         roll[row, 8 * start] = ONSET_LEVEL
     in_key = pixels_to_tanh(roll)[None, ..., None]
     share = float(keras.ops.convert_to_numpy(in_key_share(in_key))[0])
-    # Notes of one length: the pixel-weighted share is the statistic `evaluate` checks (7 of 8 notes)
+    # Notes of one length, one at a time: the share is the statistic `evaluate` checks (7 of 8 notes)
     assert share == pytest.approx(roll_statistics(roll)[STATISTICS.index("scale_consistency")]) == pytest.approx(7 / 8)
     assert float(keras.ops.convert_to_numpy(key_matching_loss(in_key, in_key, 10.0))) == pytest.approx(0.0)
     chromatic = np.zeros(IMAGE_SHAPE, np.float32)
