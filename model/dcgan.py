@@ -280,8 +280,7 @@ def in_key_share(rolls):
     rewarded walls of held notes on a scale's keys (`texture-key`, bench/quality/README.md).
     """
     sounding, _ = sounding_and_onsets(ops.cast(rolls, "float32"))
-    fold = ops.convert_to_tensor(ROW_PITCH_CLASSES[:rolls.shape[1]])
-    classes = ops.sum(ops.minimum(ops.einsum("brs,rc->bcs", sounding, fold), 1.0), axis=2)  # (batch, 12)
+    classes = ops.sum(sounding_pitch_classes(sounding), axis=2)  # (batch, 12)
     shares = classes / ops.maximum(ops.sum(classes, axis=1, keepdims=True), 1.0)
     return ops.max(ops.matmul(shares, ops.convert_to_tensor(SCALES.T.astype("float32"))), axis=1)
 
@@ -310,6 +309,12 @@ def sounding_and_onsets(rolls):
     sounding 1 for sustain and onsets, 0 for silence; onsets 0 below the onset band, 1 at the loudest."""
     rolls, sustain = rolls[..., 0], SnapToLevels.SUSTAIN
     return ops.clip((rolls + 1.0) / (sustain + 1.0), 0.0, 1.0), ops.clip((rolls - sustain) / (1.0 - sustain), 0.0, 1.0)
+
+
+def sounding_pitch_classes(sounding):
+    """(batch, rows, steps) sounding levels -> (batch, 12, steps): each pitch class sounding at each step,
+    counted once however many octaves sound it (capped at 1)."""
+    return ops.minimum(ops.einsum("brs,rc->bcs", sounding, ops.convert_to_tensor(ROW_PITCH_CLASSES)), 1.0)
 
 
 def _fold(groups: np.ndarray) -> np.ndarray:
@@ -359,7 +364,7 @@ class HarmonyView(layers.Layer):
 
     def call(self, rolls):
         sounding, _ = sounding_and_onsets(rolls)
-        chroma = ops.minimum(ops.einsum("brs,rc->bcs", sounding, ops.convert_to_tensor(ROW_PITCH_CLASSES)), 1.0)
+        chroma = sounding_pitch_classes(sounding)
         pairs = [ops.sum(chroma * ops.roll(chroma, -k, axis=1), axis=(1, 2)) for k in range(1, 7)]
         pairs[5] = pairs[5] / 2.0  # a tritone is its own inversion: each pair was counted from both ends
         pairs = ops.stack(pairs, axis=1)
