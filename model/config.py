@@ -75,6 +75,7 @@ class TrainConfig:
     beta_1: float = 0.5  # Adam's
     mode_seeking: float = 1.0  # weight of the mode-seeking term in G's loss (see mode_seeking_loss; 0: none)
     key_matching: float = 0.0  # weight of the in-key term in G's loss (see key_matching_loss; 0: none)
+    harmony_matching: float = 0.0  # ...and of the harmony term (harmony_matching_loss)
     # R1 penalty (Mescheder et al. 2018): D's squared input-gradient norm on real rolls at this weight,
     # applied lazily every r1_every steps (StyleGAN2); an alternative to spectral norm that lets D be sharp.
     r1_gamma: float = 0.0

@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from model.config import TrainConfig
-from model.dcgan import Models, key_matching_loss, mode_seeking_loss
+from model.dcgan import Models, harmony_matching_loss, key_matching_loss, mode_seeking_loss
 
 
 class State(NamedTuple):
@@ -238,6 +238,8 @@ class GanStep:
             loss = loss + mode_seeking_loss(latent, ops.cast(rolls, "float32"), self.config.mode_seeking)
         if self.config.key_matching:
             loss = loss + key_matching_loss(real, rolls, self.config.key_matching)
+        if self.config.harmony_matching:
+            loss = loss + harmony_matching_loss(real, rolls, self.config.harmony_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):

@@ -36,6 +36,7 @@ from model.dcgan import (
     RollSummary,
     SnapToLevels,
     build_dcgan,
+    harmony_matching_loss,
     in_key_share,
     key_matching_loss,
     mode_seeking_loss,
@@ -336,11 +337,25 @@ def test_key_matching_holds_the_batch_in_key_as_a_pianist_plays():
     assert float(keras.ops.convert_to_numpy(loss)) == pytest.approx(10.0 * (7 / 8 - 7 / 12), abs=1e-5)
 
 
-def test_a_run_with_key_matching_trains(tmp_path):
+def test_harmony_matching_charges_the_gap_in_intervals_sounding_together():
+    triad, cluster = np.zeros(IMAGE_SHAPE, np.float32), np.zeros(IMAGE_SHAPE, np.float32)
+    for roll, pitches in ((triad, (60, 64, 67)), (cluster, (60, 61, 62))):  # C-E-G; C-C#-D
+        for pitch in pitches:
+            roll[pitch_to_row(pitch), :8] = ONSET_LEVEL
+    triad, cluster = (pixels_to_tanh(r)[None, ..., None] for r in (triad, cluster))
+    assert float(keras.ops.convert_to_numpy(harmony_matching_loss(triad, triad, 5.0))) == pytest.approx(0.0)
+    # triad: a minor third, a major third, a fourth; cluster: two semitones, a tone. Interval shares differ by
+    # 1/3 on all 6 classes; pitch-class shares by 1/3 on E, G, C# and D.
+    loss = float(keras.ops.convert_to_numpy(harmony_matching_loss(triad, cluster, 5.0)))
+    assert loss == pytest.approx(5.0 * (6 + 4) / 3, abs=1e-5)
+
+
+def test_a_run_with_key_and_harmony_matching_trains(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
-          key_matching=10.0)
-    assert TrainConfig.load(tmp_path / "run" / "config.json").key_matching == 10.0
+          key_matching=10.0, harmony_matching=5.0)
+    saved = TrainConfig.load(tmp_path / "run" / "config.json")
+    assert (saved.key_matching, saved.harmony_matching) == (10.0, 5.0)
     assert logged_steps(tmp_path / "run")[-1] == 2
 
 
