@@ -76,6 +76,7 @@ class TrainConfig:
     mode_seeking: float = 1.0  # weight of the mode-seeking term in G's loss (see mode_seeking_loss; 0: none)
     key_matching: float = 0.0  # weight of the in-key term in G's loss (see key_matching_loss; 0: none)
     harmony_matching: float = 0.0  # ...and of the harmony term (harmony_matching_loss)
+    rhythm_matching: float = 0.0  # ...and of the note lengths and onsets term (rhythm_matching_loss)
     # R1 penalty (Mescheder et al. 2018): D's squared input-gradient norm on real rolls at this weight,
     # applied lazily every r1_every steps (StyleGAN2); an alternative to spectral norm that lets D be sharp.
     r1_gamma: float = 0.0

@@ -321,6 +321,38 @@ def harmony_matching_loss(real, rolls, weight: float):
     return matching_loss(harmony(real), harmony(rolls), weight)
 
 
+def rhythm_statistics(rolls):
+    """(batch, rows, steps, 1) rolls -> (batch, 4), each about 0.3-0.5 for a real roll: the onsets' share of
+    the sounding pixels (about 1 / the mean note length), the share of steps where a note starts, onsets per
+    step / 4, and the sd of the onsets in 1-s blocks / 10 (the two-sample test's `block_onsets_sd`).
+
+    Onsets are counted exactly (pixels in the onset band), with the gradient passed straight through as in
+    SnapToLevels, so that every pixel, however loud or silent, can learn to start fewer or more notes.
+    """
+    x = ops.cast(rolls, "float32")[..., 0]
+    onset_band = ops.cast(x >= SnapToLevels.ONSET, "float32")
+    struck = onset_band + (x - ops.stop_gradient(x)) / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
+    sounding, _ = sounding_and_onsets(rolls)
+    per_step = ops.sum(struck, axis=1)  # (batch, steps)
+    block = 2 * STEPS_PER_BEAT
+    blocks = ops.sum(ops.reshape(per_step[:, :WINDOW_STEPS - WINDOW_STEPS % block], (-1, WINDOW_STEPS // block, block)),
+                     axis=2)
+    return ops.stack([ops.sum(struck, axis=(1, 2)) / ops.maximum(ops.sum(sounding, axis=(1, 2)), 1.0),
+                      ops.mean(ops.max(struck, axis=1), axis=1), ops.mean(per_step, axis=1) / 4.0,
+                      ops.sqrt(ops.var(blocks, axis=1) + 1e-6) / 10.0], axis=1)  # + 1e-6: a finite slope at 0
+
+
+def rhythm_matching_loss(real, rolls, weight: float):
+    """Charges G for a batch whose notes start otherwise than the real batch's: how long notes last, how many
+    start and how evenly through the window.
+
+    With the harmony matched, these were what told `texture-key` from a pianist best: notes of one step
+    made 0.58 of its notes against 0.29, 12 onsets a second against 9, and its 1-s blocks swung between
+    busy and bare (onset sd 6.9 against 4.2).
+    """
+    return matching_loss(rhythm_statistics(real), rhythm_statistics(rolls), weight)
+
+
 class MinibatchStd(layers.Layer):
     """Appends one channel holding the batch's mean feature sd (ProGAN), so D can see a collapsed batch."""
 

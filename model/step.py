@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from model.config import TrainConfig
-from model.dcgan import Models, harmony_matching_loss, key_matching_loss, mode_seeking_loss
+from model.dcgan import Models, harmony_matching_loss, key_matching_loss, mode_seeking_loss, rhythm_matching_loss
 
 
 class State(NamedTuple):
@@ -240,6 +240,8 @@ class GanStep:
             loss = loss + key_matching_loss(real, rolls, self.config.key_matching)
         if self.config.harmony_matching:
             loss = loss + harmony_matching_loss(real, rolls, self.config.harmony_matching)
+        if self.config.rhythm_matching:
+            loss = loss + rhythm_matching_loss(real, rolls, self.config.rhythm_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):

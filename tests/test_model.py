@@ -40,10 +40,12 @@ from model.dcgan import (
     in_key_share,
     key_matching_loss,
     mode_seeking_loss,
+    rhythm_matching_loss,
+    rhythm_statistics,
 )
 from model.generate import generate_rolls, style_input
 from model.metrics import STATISTICS, roll_statistics
-from model.step import GanStep
+from model.step import GanStep, input_gradients
 from model.train import Balance, labelled_stream, train
 
 TINY = TrainConfig.from_preset("tiny")
@@ -350,12 +352,30 @@ def test_harmony_matching_charges_the_gap_in_intervals_sounding_together():
     assert loss == pytest.approx(5.0 * (6 + 4) / 3, abs=1e-5)
 
 
-def test_a_run_with_key_and_harmony_matching_trains(tmp_path):
+def test_rhythm_matching_counts_onsets_and_note_lengths():
+    roll = np.zeros(IMAGE_SHAPE, np.float32)
+    for pitch, start in ((60, 0), (64, 0), (67, 10)):  # three notes of 4 steps, two of them together
+        roll[pitch_to_row(pitch), start:start + 4] = SUSTAIN_LEVEL
+        roll[pitch_to_row(pitch), start] = ONSET_LEVEL
+    rolls = pixels_to_tanh(roll)[None, ..., None]
+    onset_share, step_share, per_step, block_sd = keras.ops.convert_to_numpy(rhythm_statistics(rolls))[0]
+    blocks = np.zeros(300 // 8)
+    blocks[:2] = (2, 1)  # steps 0-7 and 8-15
+    assert (onset_share, step_share, per_step) == pytest.approx((3 / 12, 2 / 300, 3 / 300 / 4))
+    assert block_sd == pytest.approx(blocks.std() / 10, rel=1e-4)
+    assert float(keras.ops.convert_to_numpy(rhythm_matching_loss(rolls, rolls, 3.0))) == pytest.approx(0.0)
+    x = keras.ops.convert_to_tensor(rolls * 0.5)  # no onsets left: the block sd is 0
+    slope, _ = input_gradients(lambda x: (rhythm_matching_loss(rolls, x, 3.0), None), x)
+    slope = keras.ops.convert_to_numpy(slope)
+    assert np.isfinite(slope).all() and np.abs(slope).sum() > 0  # the counts pass a gradient straight through
+
+
+def test_a_run_with_key_harmony_and_rhythm_matching_trains(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
-          key_matching=10.0, harmony_matching=5.0)
+          key_matching=10.0, harmony_matching=5.0, rhythm_matching=3.0)
     saved = TrainConfig.load(tmp_path / "run" / "config.json")
-    assert (saved.key_matching, saved.harmony_matching) == (10.0, 5.0)
+    assert (saved.key_matching, saved.harmony_matching, saved.rhythm_matching) == (10.0, 5.0, 3.0)
     assert logged_steps(tmp_path / "run")[-1] == 2
 
 
