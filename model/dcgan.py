@@ -326,18 +326,21 @@ def rhythm_statistics(rolls):
     the sounding pixels (about 1 / the mean note length), the share of steps where a note starts, onsets per
     step / 4, and the sd of the onsets in 1-s blocks / 10 (the two-sample test's `block_onsets_sd`).
 
-    Onsets are counted exactly (pixels in the onset band), with the gradient passed straight through as in
-    SnapToLevels, so that every pixel, however loud or silent, can learn to start fewer or more notes.
+    Onsets are counted exactly (pixels in the onset band), with the gradient passed straight through to the
+    onset pixels alone, as in SnapToLevels: the lever is an onset falling to sustain, which joins two notes.
+    Passed to every pixel, it lowered the whole roll at once and D won outright within 200 steps (D(real)
+    0.96, D(G) 0.06).
     """
     x = ops.cast(rolls, "float32")[..., 0]
     onset_band = ops.cast(x >= SnapToLevels.ONSET, "float32")
-    struck = onset_band + (x - ops.stop_gradient(x)) / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
-    sounding, _ = sounding_and_onsets(rolls)
+    struck = onset_band + onset_band * (x - ops.stop_gradient(x)) / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
+    # The sounding pixels as a constant: through them, every silent pixel would move at once.
+    sounding = ops.stop_gradient(ops.sum(sounding_and_onsets(rolls)[0], axis=(1, 2)))
     per_step = ops.sum(struck, axis=1)  # (batch, steps)
     block = 2 * STEPS_PER_BEAT
-    blocks = ops.sum(ops.reshape(per_step[:, :WINDOW_STEPS - WINDOW_STEPS % block], (-1, WINDOW_STEPS // block, block)),
-                     axis=2)
-    return ops.stack([ops.sum(struck, axis=(1, 2)) / ops.maximum(ops.sum(sounding, axis=(1, 2)), 1.0),
+    whole_blocks = ops.reshape(per_step[:, :WINDOW_STEPS - WINDOW_STEPS % block], (-1, WINDOW_STEPS // block, block))
+    blocks = ops.sum(whole_blocks, axis=2)
+    return ops.stack([ops.sum(struck, axis=(1, 2)) / ops.maximum(sounding, 1.0),
                       ops.mean(ops.max(struck, axis=1), axis=1), ops.mean(per_step, axis=1) / 4.0,
                       ops.sqrt(ops.var(blocks, axis=1) + 1e-6) / 10.0], axis=1)  # + 1e-6: a finite slope at 0
 

@@ -364,10 +364,17 @@ def test_rhythm_matching_counts_onsets_and_note_lengths():
     assert (onset_share, step_share, per_step) == pytest.approx((3 / 12, 2 / 300, 3 / 300 / 4))
     assert block_sd == pytest.approx(blocks.std() / 10, rel=1e-4)
     assert float(keras.ops.convert_to_numpy(rhythm_matching_loss(rolls, rolls, 3.0))) == pytest.approx(0.0)
-    x = keras.ops.convert_to_tensor(rolls * 0.5)  # no onsets left: the block sd is 0
-    slope, _ = input_gradients(lambda x: (rhythm_matching_loss(rolls, x, 3.0), None), x)
-    slope = keras.ops.convert_to_numpy(slope)
-    assert np.isfinite(slope).all() and np.abs(slope).sum() > 0  # the counts pass a gradient straight through
+    fewer = np.where((np.arange(300) == 10)[:, None], -1.0, rolls)  # the third note gone: onsets and blocks differ
+
+    def slope_at(x):
+        slope, _ = input_gradients(lambda y: (rhythm_matching_loss(rolls, y, 3), None), keras.ops.convert_to_tensor(x))
+        return keras.ops.convert_to_numpy(slope)[0, ..., 0]
+
+    slope = slope_at(fewer)
+    assert np.isfinite(slope).all()
+    onsets = tanh_to_pixels(fewer[0, ..., 0]) >= ONSET_LEVEL
+    assert np.all(slope[onsets] != 0) and np.all(slope[~onsets] == 0)  # straight through, to onset pixels alone
+    assert np.isfinite(slope_at(np.full_like(rolls, -1.0))).all()  # no onsets at all: the block sd's slope is finite
 
 
 def test_a_run_with_key_harmony_and_rhythm_matching_trains(tmp_path):
