@@ -322,9 +322,10 @@ def harmony_matching_loss(real, rolls, weight: float):
 
 
 def rhythm_statistics(rolls):
-    """(batch, rows, steps, 1) rolls -> (batch, 4), each about 0.3-0.5 for a real roll: the onsets' share of
+    """(batch, rows, steps, 1) rolls -> (batch, 5), each about 0.25-0.5 for a real roll: the onsets' share of
     the sounding pixels (about 1 / the mean note length), the share of steps where a note starts, onsets per
-    step / 4, and the sd of the onsets in 1-s blocks / 10 (the two-sample test's `block_onsets_sd`).
+    step / 4, the sd of the onsets in 1-s blocks / 10 (the two-sample test's `block_onsets_sd`), and the
+    share of notes one step long (matched on its mean, 1 / length let G pair one-step notes with long ones).
 
     Onsets are counted exactly (pixels in the onset band), with the gradient passed straight through to the
     onset pixels alone, as in SnapToLevels: the lever is an onset falling to sustain, which joins two notes.
@@ -333,16 +334,26 @@ def rhythm_statistics(rolls):
     """
     x = ops.cast(rolls, "float32")[..., 0]
     onset_band = ops.cast(x >= SnapToLevels.ONSET, "float32")
-    struck = onset_band + onset_band * (x - ops.stop_gradient(x)) / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
+    through = x - ops.stop_gradient(x)  # 0, with a slope of 1
+    struck = onset_band + onset_band * through / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
+    # After an onset, a held pixel (sustain) lengthens the note; the slope reaches only the pixels after onsets,
+    # silence rising and a new onset falling towards sustain.
+    after = ops.concatenate([x[:, :, 1:], -ops.ones_like(x[:, :, :1])], axis=2)
+    after_onset = ops.concatenate([through[:, :, 1:], ops.zeros_like(x[:, :, :1])], axis=2)
+    rising = ops.where(after >= SnapToLevels.ONSET, -1.0, 1.0) * onset_band
+    held = ops.cast((after >= SnapToLevels.SOUNDING) & (after < SnapToLevels.ONSET), "float32") + rising * after_onset
     # The sounding pixels as a constant: through them, every silent pixel would move at once.
     sounding = ops.stop_gradient(ops.sum(sounding_and_onsets(rolls)[0], axis=(1, 2)))
     per_step = ops.sum(struck, axis=1)  # (batch, steps)
     block = 2 * STEPS_PER_BEAT
     whole_blocks = ops.reshape(per_step[:, :WINDOW_STEPS - WINDOW_STEPS % block], (-1, WINDOW_STEPS // block, block))
     blocks = ops.sum(whole_blocks, axis=2)
-    return ops.stack([ops.sum(struck, axis=(1, 2)) / ops.maximum(sounding, 1.0),
+    onsets = ops.sum(struck, axis=(1, 2))
+    return ops.stack([onsets / ops.maximum(sounding, 1.0),
                       ops.mean(ops.max(struck, axis=1), axis=1), ops.mean(per_step, axis=1) / 4.0,
-                      ops.sqrt(ops.var(blocks, axis=1) + 1e-6) / 10.0], axis=1)  # + 1e-6: a finite slope at 0
+                      ops.sqrt(ops.var(blocks, axis=1) + 1e-6) / 10.0,  # + 1e-6: a finite slope at 0
+                      ops.sum(struck * (1.0 - held), axis=(1, 2)) / ops.maximum(ops.stop_gradient(onsets), 1.0)],
+                     axis=1)
 
 
 def rhythm_matching_loss(real, rolls, weight: float):

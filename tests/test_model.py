@@ -358,7 +358,8 @@ def test_rhythm_matching_counts_onsets_and_note_lengths():
         roll[pitch_to_row(pitch), start:start + 4] = SUSTAIN_LEVEL
         roll[pitch_to_row(pitch), start] = ONSET_LEVEL
     rolls = pixels_to_tanh(roll)[None, ..., None]
-    onset_share, step_share, per_step, block_sd = keras.ops.convert_to_numpy(rhythm_statistics(rolls))[0]
+    onset_share, step_share, per_step, block_sd, one_step = keras.ops.convert_to_numpy(rhythm_statistics(rolls))[0]
+    assert one_step == 0.0
     blocks = np.zeros(300 // 8)
     blocks[:2] = (2, 1)  # steps 0-7 and 8-15
     assert (onset_share, step_share, per_step) == pytest.approx((3 / 12, 2 / 300, 3 / 300 / 4))
@@ -373,7 +374,12 @@ def test_rhythm_matching_counts_onsets_and_note_lengths():
     slope = slope_at(fewer)
     assert np.isfinite(slope).all()
     onsets = tanh_to_pixels(fewer[0, ..., 0]) >= ONSET_LEVEL
-    assert np.all(slope[onsets] != 0) and np.all(slope[~onsets] == 0)  # straight through, to onset pixels alone
+    after = np.roll(onsets, 1, axis=1)
+    # straight through, to the onset pixels and those after them alone
+    assert np.all(slope[onsets] != 0) and np.all(slope[~(onsets | after)] == 0)
+    short = np.where((np.arange(300) == 1)[:, None], -1.0, rolls)  # C and E one step long: 2 of 3
+    assert keras.ops.convert_to_numpy(rhythm_statistics(short))[0, 4] == pytest.approx(2 / 3)
+    assert np.all(slope_at(short)[after & ~onsets] < 0)  # raising the silence after them lengthens them
     assert np.isfinite(slope_at(np.full_like(rolls, -1.0))).all()  # no onsets at all: the block sd's slope is finite
 
 
