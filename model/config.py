@@ -77,6 +77,7 @@ class TrainConfig:
     key_matching: float = 0.0  # weight of the in-key term in G's loss (see key_matching_loss; 0: none)
     harmony_matching: float = 0.0  # ...and of the harmony term (harmony_matching_loss)
     rhythm_matching: float = 0.0  # ...and of the note lengths and onsets term (rhythm_matching_loss)
+    distribution_matching: float = 0.0  # ...and of the whole-roll profile term (distribution_matching_loss)
     # R1 penalty (Mescheder et al. 2018): D's squared input-gradient norm on real rolls at this weight,
     # applied lazily every r1_every steps (StyleGAN2); an alternative to spectral norm that lets D be sharp.
     r1_gamma: float = 0.0

@@ -367,6 +367,42 @@ def rhythm_matching_loss(real, rolls, weight: float):
     return matching_loss(rhythm_statistics(real), rhythm_statistics(rolls), weight)
 
 
+def register_shares(rolls):
+    """(batch, rows, steps, 1) rolls -> (batch, 18): the sounding pixels' shares in the six-semitone bands."""
+    sounding, _ = sounding_and_onsets(ops.cast(rolls, "float32"))
+    per_row = ops.sum(sounding, axis=2)
+    bands = ops.matmul(per_row, ops.convert_to_tensor(BeatView.BANDS))
+    return bands / ops.maximum(ops.sum(bands, axis=1, keepdims=True), 1.0)
+
+
+def roll_profile(rolls):
+    """(batch, 41): a roll as a listener hears it whole, each part a share or scaled to about 0.3-0.5: the
+    intervals sounding together, the pitch classes, the register and the rhythm (rhythm_statistics)."""
+    return ops.concatenate([interval_shares(rolls), pitch_class_shares(rolls), register_shares(rolls),
+                            rhythm_statistics(rolls)], axis=1)
+
+
+PROFILE_BANDWIDTHS = (0.2, 0.4, 0.8, 1.6)  # two real rolls' profiles lie about 0.7 apart (median)
+
+
+def distribution_matching_loss(real, rolls, weight: float):
+    """Charges G for a batch whose roll profiles are distributed otherwise than the real batch's: the maximum
+    mean discrepancy (Gretton et al. 2012; as a generator's loss, Li et al. 2015) between the two batches'
+    roll_profile, with Gaussian kernels at PROFILE_BANDWIDTHS.
+
+    Matching means (harmony_matching, rhythm_matching) brought every feature's mean to a pianist's and left
+    the two-sample test where it was (bench/quality/README.md): what tells the generator apart is how the
+    features go together in each roll, which a kernel on the whole profile sees.
+    """
+    fake, real = roll_profile(rolls), ops.stop_gradient(roll_profile(real))
+
+    def kernel(a, b):
+        distances = ops.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=2)
+        return sum(ops.exp(-distances / (2.0 * width**2)) for width in PROFILE_BANDWIDTHS)
+
+    return weight * (ops.mean(kernel(fake, fake)) + ops.mean(kernel(real, real)) - 2.0 * ops.mean(kernel(fake, real)))
+
+
 class MinibatchStd(layers.Layer):
     """Appends one channel holding the batch's mean feature sd (ProGAN), so D can see a collapsed batch."""
 

@@ -22,7 +22,14 @@ import numpy as np
 from keras import ops
 
 from model.config import TrainConfig
-from model.dcgan import Models, harmony_matching_loss, key_matching_loss, mode_seeking_loss, rhythm_matching_loss
+from model.dcgan import (
+    Models,
+    distribution_matching_loss,
+    harmony_matching_loss,
+    key_matching_loss,
+    mode_seeking_loss,
+    rhythm_matching_loss,
+)
 
 
 class State(NamedTuple):
@@ -242,6 +249,8 @@ class GanStep:
             loss = loss + harmony_matching_loss(real, rolls, self.config.harmony_matching)
         if self.config.rhythm_matching:
             loss = loss + rhythm_matching_loss(real, rolls, self.config.rhythm_matching)
+        if self.config.distribution_matching:
+            loss = loss + distribution_matching_loss(real, rolls, self.config.distribution_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):

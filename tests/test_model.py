@@ -36,6 +36,7 @@ from model.dcgan import (
     RollSummary,
     SnapToLevels,
     build_dcgan,
+    distribution_matching_loss,
     harmony_matching_loss,
     in_key_share,
     key_matching_loss,
@@ -383,10 +384,25 @@ def test_rhythm_matching_counts_onsets_and_note_lengths():
     assert np.isfinite(slope_at(np.full_like(rolls, -1.0))).all()  # no onsets at all: the block sd's slope is finite
 
 
-def test_a_run_with_key_harmony_and_rhythm_matching_trains(tmp_path):
+def test_distribution_matching_sees_how_the_rolls_differ_not_only_their_mean():
+    real = np.full((4, *IMAGE_SHAPE, 1), -1.0, np.float32)
+    real[:2, pitch_to_row(40)] = real[2:, pitch_to_row(52)] = 0.0  # held Es: two rolls low, two an octave up
+    both = np.full_like(real, -1.0)
+    both[:, [pitch_to_row(40), pitch_to_row(52)]] = 0.0  # every roll both: the same means, no roll alike
+
+    def loss(term, a, b):
+        return float(keras.ops.convert_to_numpy(term(a, b, 1.0)))
+
+    assert loss(harmony_matching_loss, real, both) == pytest.approx(0.0, abs=1e-6)
+    assert loss(distribution_matching_loss, real, real[::-1]) == pytest.approx(0.0, abs=1e-6)
+    assert loss(distribution_matching_loss, real, both) > 0.1
+
+
+def test_a_run_with_every_matching_term_trains(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
-          key_matching=10.0, harmony_matching=5.0, rhythm_matching=3.0)
+          key_matching=10.0, harmony_matching=5.0, rhythm_matching=3.0,
+          distribution_matching=10.0)
     saved = TrainConfig.load(tmp_path / "run" / "config.json")
     assert (saved.key_matching, saved.harmony_matching, saved.rhythm_matching) == (10.0, 5.0, 3.0)
     assert logged_steps(tmp_path / "run")[-1] == 2
