@@ -341,7 +341,8 @@ def rhythm_statistics(rolls):
     after = ops.concatenate([x[:, :, 1:], -ops.ones_like(x[:, :, :1])], axis=2)
     after_onset = ops.concatenate([through[:, :, 1:], ops.zeros_like(x[:, :, :1])], axis=2)
     rising = ops.where(after >= SnapToLevels.ONSET, -1.0, 1.0) * onset_band
-    held = ops.cast((after >= SnapToLevels.SOUNDING) & (after < SnapToLevels.ONSET), "float32") + rising * after_onset
+    sustained = ops.logical_and(after >= SnapToLevels.SOUNDING, after < SnapToLevels.ONSET)
+    held = ops.cast(sustained, "float32") + rising * after_onset
     # The sounding pixels as a constant: through them, every silent pixel would move at once.
     sounding = ops.stop_gradient(ops.sum(sounding_and_onsets(rolls)[0], axis=(1, 2)))
     per_step = ops.sum(struck, axis=1)  # (batch, steps)
