@@ -279,14 +279,14 @@ def in_key_share(rolls):
     classes sounding in it, each once however many octaves sound it: weighted by pixels, the share
     rewarded walls of held notes on a scale's keys (`texture-key`, bench/quality/README.md).
     """
-    return ops.max(ops.matmul(pitch_class_shares(rolls), ops.convert_to_tensor(SCALES.T.astype("float32"))), axis=1)
+    shares = pitch_class_shares(sounding_pitch_classes(sounding_and_onsets(ops.cast(rolls, "float32"))[0]))
+    return ops.max(ops.matmul(shares, ops.convert_to_tensor(SCALES.T.astype("float32"))), axis=1)
 
 
-def pitch_class_shares(rolls):
-    """(batch, rows, steps, 1) rolls -> (batch, 12): each pitch class's share of the (step, pitch class) pairs
-    that sound, each step counting a pitch class once however many octaves sound it."""
-    sounding, _ = sounding_and_onsets(ops.cast(rolls, "float32"))
-    classes = ops.sum(sounding_pitch_classes(sounding), axis=2)
+def pitch_class_shares(chroma):
+    """(batch, 12, steps) pitch classes sounding (sounding_pitch_classes) -> (batch, 12): each pitch class's
+    share of the (step, pitch class) pairs that sound."""
+    classes = ops.sum(chroma, axis=2)
     return classes / ops.maximum(ops.sum(classes, axis=1, keepdims=True), 1.0)
 
 
@@ -315,10 +315,14 @@ def harmony_matching_loss(real, rolls, weight: float):
     seconds made 0.34 of its pairs against 0.25, thirds 0.36 against 0.45), though D read them in its
     harmony view in earlier runs (`harmony_view`), and then the pitch classes (B 0.03 against 0.07).
     """
-    def harmony(x):
-        return ops.concatenate([interval_shares(x), pitch_class_shares(x)], axis=1)
+    return matching_loss(harmony_profile(real), harmony_profile(rolls), weight)
 
-    return matching_loss(harmony(real), harmony(rolls), weight)
+
+def harmony_profile(rolls):
+    """(batch, rows, steps, 1) rolls -> (batch, 18): the interval classes sounding together and the pitch-class
+    shares, from one reading of the pitch classes at each step."""
+    chroma = sounding_pitch_classes(sounding_and_onsets(ops.cast(rolls, "float32"))[0])
+    return ops.concatenate([interval_shares(chroma), pitch_class_shares(chroma)], axis=1)
 
 
 def rhythm_statistics(rolls):
@@ -379,8 +383,7 @@ def register_shares(rolls):
 def roll_profile(rolls):
     """(batch, 41): a roll as a listener hears it whole, each part a share or scaled to about 0.3-0.5: the
     intervals sounding together, the pitch classes, the register and the rhythm (rhythm_statistics)."""
-    return ops.concatenate([interval_shares(rolls), pitch_class_shares(rolls), register_shares(rolls),
-                            rhythm_statistics(rolls)], axis=1)
+    return ops.concatenate([harmony_profile(rolls), register_shares(rolls), rhythm_statistics(rolls)], axis=1)
 
 
 PROFILE_BANDWIDTHS = (0.2, 0.4, 0.8, 1.6)  # two real rolls' profiles lie about 0.7 apart (median)
@@ -425,11 +428,10 @@ def sounding_pitch_classes(sounding):
     return ops.minimum(ops.einsum("brs,rc->bcs", sounding, ops.convert_to_tensor(ROW_PITCH_CLASSES)), 1.0)
 
 
-def interval_shares(rolls):
-    """(batch, rows, steps, 1) rolls -> (batch, 6): the shares of the pitch-class pairs sounding together 1..6
-    semitones apart, summed over steps (twosample._interval_classes, differentiable)."""
-    sounding, _ = sounding_and_onsets(ops.cast(rolls, "float32"))
-    chroma = sounding_pitch_classes(sounding)
+def interval_shares(chroma):
+    """(batch, 12, steps) pitch classes sounding (sounding_pitch_classes) -> (batch, 6): the shares of the
+    pitch-class pairs sounding together 1..6 semitones apart, summed over steps (twosample._interval_classes,
+    differentiable)."""
     pairs = [ops.sum(chroma * ops.roll(chroma, -k, axis=1), axis=(1, 2)) for k in range(1, 7)]
     pairs[5] = pairs[5] / 2.0  # a tritone is its own inversion: each pair was counted from both ends
     pairs = ops.stack(pairs, axis=1)
@@ -482,7 +484,7 @@ class HarmonyView(layers.Layer):
     """
 
     def call(self, rolls):
-        return 4.0 * interval_shares(rolls)
+        return 4.0 * interval_shares(sounding_pitch_classes(sounding_and_onsets(rolls)[0]))
 
 
 class BeatView(layers.Layer):

@@ -404,7 +404,8 @@ def test_a_run_with_every_matching_term_trains(tmp_path):
           key_matching=10.0, harmony_matching=5.0, rhythm_matching=3.0,
           distribution_matching=10.0)
     saved = TrainConfig.load(tmp_path / "run" / "config.json")
-    assert (saved.key_matching, saved.harmony_matching, saved.rhythm_matching) == (10.0, 5.0, 3.0)
+    matching = (saved.key_matching, saved.harmony_matching, saved.rhythm_matching, saved.distribution_matching)
+    assert matching == (10.0, 5.0, 3.0, 10.0)
     assert logged_steps(tmp_path / "run")[-1] == 2
 
 
