@@ -389,7 +389,7 @@ def roll_profile(rolls):
 PROFILE_BANDWIDTHS = (0.2, 0.4, 0.8, 1.6)  # two real rolls' profiles lie about 0.7 apart (median)
 
 
-def distribution_matching_loss(real, rolls, weight: float):
+def distribution_matching_loss(real, rolls, weight: float, classes=None):
     """Charges G for a batch whose roll profiles are distributed otherwise than the real batch's: the maximum
     mean discrepancy (Gretton et al. 2012; as a generator's loss, Li et al. 2015) between the two batches'
     roll_profile, with Gaussian kernels at PROFILE_BANDWIDTHS.
@@ -397,12 +397,22 @@ def distribution_matching_loss(real, rolls, weight: float):
     Matching means (harmony_matching, rhythm_matching) brought every feature's mean to a pianist's and left
     the two-sample test where it was (bench/quality/README.md): what tells the generator apart is how the
     features go together in each roll, which a kernel on the whole profile sees.
+
+    `classes` (batch, k), the coordinates of the class each roll of both batches was asked for (the same
+    rows on both sides): each pair's kernel is then also weighted by exp(-|difference|^2 / 2), so that the
+    discrepancy is that of (class, profile) pairs and each class is matched to real rolls of its own class
+    and its neighbours. Matched over the whole batch, the terms drew every class toward one mean and the
+    classical era came out romantic.
     """
     fake, real = roll_profile(rolls), ops.stop_gradient(roll_profile(real))
+    same_class = 1.0
+    if classes is not None:
+        classes = ops.cast(classes, "float32")
+        same_class = ops.exp(-ops.sum((classes[:, None, :] - classes[None, :, :]) ** 2, axis=2) / 2.0)
 
     def kernel(a, b):
         distances = ops.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=2)
-        return sum(ops.exp(-distances / (2.0 * width**2)) for width in PROFILE_BANDWIDTHS)
+        return same_class * sum(ops.exp(-distances / (2.0 * width**2)) for width in PROFILE_BANDWIDTHS)
 
     return weight * (ops.mean(kernel(fake, fake)) + ops.mean(kernel(real, real)) - 2.0 * ops.mean(kernel(fake, real)))
 

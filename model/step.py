@@ -30,6 +30,7 @@ from model.dcgan import (
     mode_seeking_loss,
     rhythm_matching_loss,
 )
+from model.texture import class_coordinates
 
 
 class State(NamedTuple):
@@ -146,6 +147,9 @@ class GanStep:
 
     def __init__(self, models: Models, config: TrainConfig):
         self.models, self.config = models, config
+        # Each style's coordinates, for the profile term class by class (distribution_matching_loss).
+        self.class_coordinates = (ops.convert_to_tensor(class_coordinates(config.styles))
+                                  if config.matching_by_class else None)
         self.d_gradients = value_and_gradients(self._d_loss)
         self.g_gradients = value_and_gradients(self._g_loss)
         self._compiled = compile_step(lambda *args: self._step(*args, penalize=False))
@@ -250,7 +254,8 @@ class GanStep:
         if self.config.rhythm_matching:
             loss = loss + rhythm_matching_loss(real, rolls, self.config.rhythm_matching)
         if self.config.distribution_matching:
-            loss = loss + distribution_matching_loss(real, rolls, self.config.distribution_matching)
+            classes = None if self.class_coordinates is None else ops.matmul(styles, self.class_coordinates)
+            loss = loss + distribution_matching_loss(real, rolls, self.config.distribution_matching, classes)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):

@@ -97,6 +97,14 @@ def class_thirds(name: str) -> tuple[int, int, int]:
     return int(d), int(r), int(v)
 
 
+def class_coordinates(names: tuple[str, ...]) -> np.ndarray:
+    """(classes, k) where each class lies, for comparing rolls class by class (distribution_matching_loss):
+    texture classes by their thirds, so that neighbouring textures count as near; other classes one apart each."""
+    if are_textures(names):
+        return np.array([class_thirds(name) for name in names], np.float32)
+    return np.eye(len(names), dtype=np.float32)
+
+
 def word_bounds(cuts: tuple[float, ...]) -> list[str]:
     """Per axis, where its words part in the training rolls: 'sparse < 4.3% < moderate < 6.3% < busy (...)'."""
     low, high = np.reshape(cuts, (2, 3))

@@ -315,6 +315,8 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     if (styles or textures) and not (resume and (run_dir / "config.json").exists()):
         overrides = styled_overrides(paths, images, overrides, textures)
     config = resolve_config(run_dir, resume, preset, overrides)
+    if config.matching_by_class and not config.styles:
+        raise SystemExit("train: matching_by_class compares rolls class by class; train with --styles or --textures")
     if texture.are_textures(config.styles) and not config.texture_cuts:
         config = config.replace(texture_cuts=texture_cuts(paths))  # a texture run saved before they were kept
     stream = labelled_stream(paths, images, config)

@@ -398,6 +398,20 @@ def test_distribution_matching_sees_how_the_rolls_differ_not_only_their_mean():
     assert loss(distribution_matching_loss, real, both) > 0.1
 
 
+def test_distribution_matching_by_class_matches_each_class_to_its_own_real_rolls():
+    real = np.full((4, *IMAGE_SHAPE, 1), -1.0, np.float32)
+    real[:2, pitch_to_row(40)] = real[2:, pitch_to_row(76)] = 0.0  # class 0 low, class 1 high
+    classes = np.array([[0.0], [0.0], [1.0], [1.0]], np.float32)
+    swapped = real[::-1]  # the same rolls, each asked for the other class
+
+    def loss(fake, by_class):
+        return float(keras.ops.convert_to_numpy(distribution_matching_loss(real, fake, 1.0, by_class)))
+
+    assert loss(swapped, None) == pytest.approx(0.0, abs=1e-6)
+    assert loss(real, classes) == pytest.approx(0.0, abs=1e-6)
+    assert loss(swapped, classes) > 0.1
+
+
 def test_a_run_with_every_matching_term_trains(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
@@ -407,6 +421,12 @@ def test_a_run_with_every_matching_term_trains(tmp_path):
     matching = (saved.key_matching, saved.harmony_matching, saved.rhythm_matching, saved.distribution_matching)
     assert matching == (10.0, 5.0, 3.0, 10.0)
     assert logged_steps(tmp_path / "run")[-1] == 2
+    with pytest.raises(SystemExit, match="class by class"):
+        train(images, tmp_path / "plain", preset="tiny", max_steps=2, distribution_matching=10.0,
+              matching_by_class=True)
+    train(images, tmp_path / "textured", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
+          textures=True, distribution_matching=10.0, matching_by_class=True)
+    assert logged_steps(tmp_path / "textured")[-1] == 2
 
 
 def test_roll_summary_reads_key_register_and_density():
