@@ -337,9 +337,9 @@ def rhythm_statistics(rolls):
     0.96, D(G) 0.06).
     """
     x = ops.cast(rolls, "float32")[..., 0]
-    onset_band = ops.cast(x >= SnapToLevels.ONSET, "float32")
     through = x - ops.stop_gradient(x)  # 0, with a slope of 1
-    struck = onset_band + onset_band * through / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
+    struck = struck_onsets(x)
+    onset_band = ops.stop_gradient(struck)
     # After an onset, a held pixel (sustain) lengthens the note; the slope reaches only the pixels after onsets,
     # silence rising and a new onset falling towards sustain.
     after = ops.concatenate([x[:, :, 1:], -ops.ones_like(x[:, :, :1])], axis=2)
@@ -359,6 +359,41 @@ def rhythm_statistics(rolls):
                       ops.sqrt(ops.var(blocks, axis=1) + 1e-6) / 10.0,  # + 1e-6: a finite slope at 0
                       ops.sum(struck * (1.0 - held), axis=(1, 2)) / ops.maximum(ops.stop_gradient(onsets), 1.0)],
                      axis=1)
+
+
+def struck_onsets(x):
+    """(batch, rows, steps) levels in [-1, 1] -> 1 at each onset pixel, 0 elsewhere, with the slope passed straight
+    through to the onset pixels alone (as in SnapToLevels)."""
+    onset_band = ops.cast(x >= SnapToLevels.ONSET, "float32")
+    through = x - ops.stop_gradient(x)  # 0, with a slope of 1
+    return onset_band + onset_band * through / (SnapToLevels.ONSET - SnapToLevels.SUSTAIN)
+
+
+ROW_DISTANCES = np.abs(np.arange(N_PITCHES)[:, None] - np.arange(N_PITCHES)[None, :])  # semitones between rows
+
+
+def melody_statistics(rolls):
+    """(batch, rows, steps, 1) rolls -> (batch, 4): how the top line and the bass line move, each as the share of
+    moves by step (0-2 semitones) and by leap (over 7), between the highest (lowest) onsets of consecutive onset
+    steps, as the two-sample test's `top_line_step_share` and `bass_line_leap_share` count them.
+
+    With harmony and rhythm matched, the top line was what told the generators from a pianist best: leaps made
+    0.52 of its moves against 0.40, steps 0.20 against 0.32. The slope reaches the onset pixels of the lines,
+    through struck_onsets; which onset step comes next is taken as it is.
+    """
+    struck = struck_onsets(ops.cast(rolls, "float32")[..., 0])
+    later = ops.convert_to_tensor(np.triu(np.ones((WINDOW_STEPS, WINDOW_STEPS), np.float32), k=1))
+    near = ops.convert_to_tensor((ROW_DISTANCES <= 2).astype("float32"))
+    far = ops.convert_to_tensor((ROW_DISTANCES > 7).astype("float32"))
+    shares = []
+    for onsets in (struck, ops.flip(struck, axis=1)):  # rows from the top, then from the bottom
+        line = onsets * ops.relu(1.0 - (ops.cumsum(onsets, axis=1) - onsets))  # the first onset of each step
+        candidates = ops.stop_gradient(ops.max(line, axis=1))[:, None, :] * later  # (batch, step, later onset step)
+        following = candidates * ops.cast(ops.cumsum(candidates, axis=2) == 1.0, "float32")  # the next one
+        moves = ops.matmul(line, ops.transpose(ops.matmul(line, ops.transpose(following, (0, 2, 1))), (0, 2, 1)))
+        total = ops.maximum(ops.stop_gradient(ops.sum(moves, axis=(1, 2))), 1.0)
+        shares += [ops.sum(moves * near, axis=(1, 2)) / total, ops.sum(moves * far, axis=(1, 2)) / total]
+    return ops.stack(shares, axis=1)
 
 
 def rhythm_matching_loss(real, rolls, weight: float):
@@ -381,9 +416,11 @@ def register_shares(rolls):
 
 
 def roll_profile(rolls):
-    """(batch, 41): a roll as a listener hears it whole, each part a share or scaled to about 0.3-0.5: the
-    intervals sounding together, the pitch classes, the register and the rhythm (rhythm_statistics)."""
-    return ops.concatenate([harmony_profile(rolls), register_shares(rolls), rhythm_statistics(rolls)], axis=1)
+    """(batch, 45): a roll as a listener hears it whole, each part a share or scaled to about 0.3-0.5: the
+    intervals sounding together, the pitch classes, the register, the rhythm (rhythm_statistics) and how its
+    top and bass lines move (melody_statistics)."""
+    return ops.concatenate([harmony_profile(rolls), register_shares(rolls), rhythm_statistics(rolls),
+                            melody_statistics(rolls)], axis=1)
 
 
 PROFILE_BANDWIDTHS = (0.2, 0.4, 0.8, 1.6)  # two real rolls' profiles lie about 0.7 apart (median)

@@ -40,6 +40,7 @@ from model.dcgan import (
     harmony_matching_loss,
     in_key_share,
     key_matching_loss,
+    melody_statistics,
     mode_seeking_loss,
     rhythm_matching_loss,
     rhythm_statistics,
@@ -382,6 +383,21 @@ def test_rhythm_matching_counts_onsets_and_note_lengths():
     assert keras.ops.convert_to_numpy(rhythm_statistics(short))[0, 4] == pytest.approx(2 / 3)
     assert np.all(slope_at(short)[after & ~onsets] < 0)  # raising the silence after them lengthens them
     assert np.isfinite(slope_at(np.full_like(rolls, -1.0))).all()  # no onsets at all: the block sd's slope is finite
+
+
+def test_melody_statistics_follow_the_top_and_bass_lines_through_their_onsets():
+    rolls = np.full((1, *IMAGE_SHAPE, 1), -1.0, np.float32)
+    for i, (top, bass) in enumerate([(60, 36), (62, 36), (64, 43), (79, 36)]):  # moves 2, 2, 15 over 0, 7, 7
+        rolls[0, pitch_to_row(top), 4 * i] = rolls[0, pitch_to_row(bass), 4 * i] = 1.0
+        rolls[0, pitch_to_row(top), 4 * i + 1:4 * i + 3] = 0.0  # held: not onsets
+    rolls[0, pitch_to_row(50), 5] = 1.0  # a note between the lines on a step of its own joins both
+    x = keras.ops.convert_to_tensor(rolls)
+    # top 60 62 50 64 79: moves 2, 12, 14, 15; bass 36 36 50 43 36: moves 0, 14, 7, 7
+    assert keras.ops.convert_to_numpy(melody_statistics(x))[0] == pytest.approx([0.25, 0.75, 0.25, 0.25])
+    slope, _ = input_gradients(lambda r: (keras.ops.sum(melody_statistics(r)[:, 0]), None), x)
+    slope = np.abs(keras.ops.convert_to_numpy(slope))[0, ..., 0]
+    assert slope[pitch_to_row(62), 0] == 0 and slope[pitch_to_row(64), 9] == 0  # held pixels: none
+    assert slope[pitch_to_row(60), 0] > 0 and slope.sum() == pytest.approx(slope[rolls[0, ..., 0] == 1.0].sum())
 
 
 def test_distribution_matching_sees_how_the_rolls_differ_not_only_their_mean():
