@@ -41,6 +41,9 @@ def test_a_window_is_measured_by_its_density_span_and_loudness_and_cut_in_thirds
     assert texture.matches(texture.describe("texture-d0-r2-v1"), "texture-d0-r2-v1")
     assert texture.matches("sparse+medium", "texture-d0-r2-v1") and not texture.matches("busy", "texture-d0-r2-v1")
     assert not texture.matches("jazz", "texture-d0-r2-v1")
+    # Compared class by class, neighbouring textures lie one third apart; other classes one apart each.
+    assert texture.class_coordinates(("texture-d0-r2-v1", "texture-d1-r2-v1")).tolist() == [[0, 2, 1], [1, 2, 1]]
+    assert texture.class_coordinates(("baroque", "modern")).tolist() == [[1, 0], [0, 1]]
 
 
 @pytest.fixture(scope="module")
