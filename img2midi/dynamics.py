@@ -5,10 +5,11 @@ and one velocity for every note is what gives a machine away first. Here a piani
 MAESTRO's train rolls show them, set the velocities instead: a linear model over a few things a
 score says about each note (the basis-function idea of Grachten and Widmer's Basis Mixer, 2012):
 higher notes and the top line louder, chords and busy passages fuller, longer notes weightier,
-each more in some pieces than in others. Then, as noise with the real rolls' sizes, what the
-score does not say: a level per piece, a swell and ebb from one onset to the next (an AR(1)
-process over the onset steps) and each note's own scatter, both larger in some pieces than in
-others. The noise is seeded by the notes themselves, so a piece always plays the same.
+each more in some pieces than in others. A piece's level follows its texture (busier pieces are
+played louder) and spreads between pieces as the real rolls' levels do; around it, as noise with
+the real rolls' sizes, what the score does not say: a swell and ebb from one onset to the next (an
+AR(1) process over the onset steps) and each note's own scatter, both larger in some pieces than
+in others. The noise is seeded by the notes themselves, so a piece always plays the same.
 
 The model's numbers are in `dynamics.json` beside this file, fit by `python bench/fit_dynamics.py`
 (written by hand: no maintained library fits a performance model to piano rolls).
@@ -47,7 +48,8 @@ class DynamicsModel:
     coefficients: tuple[float, ...]  # velocity per unit of each BASIS column
     basis_mean: tuple[float, ...]  # the columns' means over the fitted notes (the model is fit on centred columns)
     level_mean: float  # a piece's mean velocity...
-    level_sd: float  # ...and how it varies between pieces
+    level_slope: float  # ...its change per unit of the piece's mean voicing (basis @ coefficients) above the mean...
+    level_sd: float  # ...and how much it varies between pieces beyond that
     voicing_sd: float  # sd of a piece's factor on the linear part: some pieces voice melody and register more
     step_sd: float  # the swell: sd of the AR(1) velocity offset shared by the notes of one onset step
     step_rho: float  # its correlation from one onset step to the next
@@ -128,13 +130,17 @@ def fit(note_sets: list[np.ndarray]) -> DynamicsModel:
     note_var = within / max(within_count, 1)
     swell_var = max(float(np.mean(step_var)) - note_var * float(np.mean(inverse_counts)), 1e-6)
     step_rho, share = swell_within_roll(float(np.mean(step_cov)) / swell_var, [step[-1] + 1 for _, _, step, _ in rolls])
-    levels = [level for *_, level in rolls]
+    # Between rolls: the level, as far as the rolls' textures say it, and the spread left. A swell that drifts
+    # slowly is mostly a roll's level, so the whole between-roll spread goes here and `perform` centres the swell.
+    # One slope, not one per column: the rolls' means of the columns are nearly collinear.
+    levels = np.array([level for *_, level in rolls])
+    textures = (np.array([basis.mean(axis=0) for basis, *_ in rolls]) - mean) @ coefficients
+    level_slope, level_mean = np.polyfit(textures, levels, 1)
     true_sd = lambda values, errors: float(np.sqrt(max(np.var(values) - np.mean(errors), 0.0)))  # noqa: E731
     return DynamicsModel(
         coefficients=tuple(coefficients.tolist()), basis_mean=tuple(mean.tolist()),
-        # A roll's level varies by its own and by where the swell stands in it.
-        level_mean=float(np.mean(levels)),
-        level_sd=float(np.sqrt(max(np.var(levels) - swell_var / share * (1 - share), 0.0))),
+        level_mean=float(level_mean), level_slope=float(level_slope),
+        level_sd=float(np.std(levels - level_mean - level_slope * textures)),
         voicing_sd=true_sd(voicing, voicing_error), step_sd=float(np.sqrt(swell_var / share)), step_rho=step_rho,
         note_sd=float(np.sqrt(note_var)),
         expression_sd=true_sd(log_sd, log_sd_error),
@@ -186,8 +192,10 @@ def perform(notes: np.ndarray, model: DynamicsModel | None = None) -> np.ndarray
     swell = ar1(first, np.sqrt(1 - model.step_rho ** 2) * rng.standard_normal(step[-1] + 1), model.step_rho)
     voicing = max(0.0, 1 + model.voicing_sd * rng.standard_normal())
     expression = np.exp(model.expression_sd * rng.standard_normal() - model.expression_sd ** 2)  # mean square 1
-    velocity = (rng.normal(model.level_mean, model.level_sd)
-                + voicing * (basis - model.basis_mean) @ model.coefficients
-                + expression * (model.step_sd * swell[step] + model.note_sd * rng.standard_normal(len(order))))
+    swell = swell[step] - swell[step].mean()  # the piece's level holds what does not change within it
+    voiced = (basis - model.basis_mean) @ model.coefficients
+    level = rng.normal(model.level_mean, model.level_sd) + model.level_slope * voiced.mean()
+    velocity = (level + voicing * (voiced - voiced.mean())
+                + expression * (model.step_sd * swell + model.note_sd * rng.standard_normal(len(order))))
     notes[order, 3] = np.clip(np.rint(velocity), *model.velocity_range)
     return notes

@@ -31,16 +31,22 @@ def test_note_basis_marks_the_top_line_and_the_bass_of_chords():
 
 def test_fit_recovers_the_model_the_velocities_were_drawn_from():
     rng = np.random.default_rng(0)
-    pieces = [random_piece(rng) for _ in range(400)]
+    pieces = [random_piece(rng, count=int(rng.integers(20, 300))) for _ in range(400)]  # textures vary
     basis_mean = np.concatenate([note_basis(piece)[1] for piece in pieces]).mean(axis=0)
     truth = DynamicsModel(coefficients=(0.5, 8.0, 2.0, 3.0, 2.0, 1.0, 1.0, 0.5), basis_mean=tuple(basis_mean),
-                          level_mean=60.0, level_sd=10.0, voicing_sd=0.3, step_sd=6.0, step_rho=0.8, note_sd=5.0,
+                          level_mean=60.0, level_slope=3.0,
+                          level_sd=4.0, voicing_sd=0.3, step_sd=6.0, step_rho=0.8, note_sd=5.0,
                           expression_sd=0.2, velocity_range=(1, 127))
     pieces = [perform(piece, truth) for piece in pieces]
     fitted = fit(pieces)
     assert fitted.coefficients[BASIS.index("pitch")] == pytest.approx(0.5, abs=0.05)
     assert fitted.coefficients[BASIS.index("top")] == pytest.approx(8.0, abs=1.0)
-    assert fitted.level_mean == pytest.approx(60.0, abs=2.0) and fitted.level_sd == pytest.approx(10.0, rel=0.2)
+    assert fitted.level_mean == pytest.approx(60.0, abs=2.0) and fitted.level_sd == pytest.approx(4.0, rel=0.2)
+    # A piece's level as its texture sets it: the slope and voicing trade off, the levels agree.
+    expected = [[model.level_mean + model.level_slope * ((note_basis(piece)[1] - model.basis_mean)
+                                                         @ model.coefficients).mean() for piece in pieces]
+                for model in (truth, fitted)]
+    assert np.std(expected[0]) > 1.5 and np.sqrt(np.mean(np.subtract(*expected) ** 2)) < 0.5
     assert fitted.note_sd == pytest.approx(5.0, rel=0.15) and fitted.step_sd == pytest.approx(6.0, rel=0.25)
     assert fitted.step_rho == pytest.approx(0.8, abs=0.1) and fitted.expression_sd == pytest.approx(0.2, abs=0.07)
     assert fitted.voicing_sd == pytest.approx(0.3, abs=0.1)
