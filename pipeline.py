@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
     p.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
                    help="start a new run from this checkpoint folder's weights (runs/x/checkpoints/step_N), "
-                        "for a run whose discriminator gains a view (--set beat_view=true)")
+                        "for a run whose discriminator gains a view (--set beat_view=true), or from a generator "
+                        "file built alike (pretrained/generator.keras; D starts afresh)")
     p.add_argument("--styles", action="store_true",
                    help="condition a new run on the era and composer classes of styles.csv beside --images, "
                         "so that `sample --style` can ask for one")

@@ -192,21 +192,22 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
     projection start at zero, so that the new D first judges exactly as the old one did. Optimizer
     state starts afresh. The old run's settings are read from `config.json` in the run folder that
     holds `path` (`RUN/checkpoints/step_N` or a copy at `RUN/resume/step_N`).
-    """
-    from model.config import TrainConfig
 
+    `path` may also be a generator file (`pretrained/generator.keras`), for a new run that builds G alike:
+    G and its average both start from it and D starts afresh, so that a shipped generator can be trained on.
+    """
     path = Path(path)
-    verify(path)
-    settings = path.parent.parent / "config.json"
-    if not settings.is_file():
-        raise SystemExit(f"train: --init-from {path}: no {settings} beside it to say how it was built")
-    source = dcgan.build_dcgan(TrainConfig.load(settings))
-    restore(path, source)
+    if path.is_file():
+        generator = load_generator(path, "train")
+        origins, discriminator = (generator, generator), None
+    else:
+        source = _source_models(path)
+        origins, discriminator = (source.generator, source.average), source.discriminator
 
     def kept(model: keras.Model) -> list[keras.layers.Layer]:
         return [layer for layer in model.layers if layer.weights and not layer.name.startswith(ADDED_LAYERS)]
 
-    for target, origin in ((models.generator, source.generator), (models.average, source.average)):
+    for target, origin in zip((models.generator, models.average), origins, strict=True):
         if len(kept(target)) != len(kept(origin)):
             raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
                              "discriminator's views and the generator's gates, styles and bar sequence may change")
@@ -215,11 +216,27 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
                  *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]
         for new, old in pairs:
             new.set_weights(_carried(new, old, path))
-    old_layers = {layer.name: layer for layer in source.discriminator.layers}
+    if discriminator is None:
+        print("train: the discriminator starts afresh (a generator file holds none)")
+        return
+    old_layers = {layer.name: layer for layer in discriminator.layers}
     for layer in models.discriminator.layers:
         old = old_layers.get(layer.name)
         if old is not None and layer.weights:
             layer.set_weights(_carried(layer, old, path))
+
+
+def _source_models(path: Path) -> dcgan.Models:
+    """The models of checkpoint `path`, built by the settings of the run folder that holds it."""
+    from model.config import TrainConfig
+
+    verify(path)
+    settings = path.parent.parent / "config.json"
+    if not settings.is_file():
+        raise SystemExit(f"train: --init-from {path}: no {settings} beside it to say how it was built")
+    source = dcgan.build_dcgan(TrainConfig.load(settings))
+    restore(path, source)
+    return source
 
 
 def load_generator(path: Path, stage: str = "sample") -> keras.Model:

@@ -526,6 +526,24 @@ def test_a_warm_start_keeps_the_generator_and_the_critics_verdict_when_d_gains_a
     assert TrainConfig.load(tmp_path / "new" / "config.json").beat_view and logged_steps(tmp_path / "new") == [2]
 
 
+def test_a_run_starts_from_a_shipped_generator_file_with_a_fresh_critic(tmp_path):
+    """--init-from pretrained/generator.keras: G and its average are the file's, D is new (a file holds none)."""
+    images, saved, old, _ = warm_started(tmp_path)
+    config = TrainConfig.load(tmp_path / "old" / "config.json")
+    new = build_dcgan(config)
+    fresh_critic = [w.copy() for w in new.discriminator.get_weights()]
+    checkpoint.warm_start(saved / "generator.keras", new)
+    z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
+    shipped = checkpoint.load_generator(saved / "generator.keras")
+    for model in (new.generator, new.average):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(model(z)), keras.ops.convert_to_numpy(shipped(z)),
+                                   atol=1e-6)
+    for kept, before in zip(new.discriminator.get_weights(), fresh_critic, strict=True):
+        np.testing.assert_array_equal(kept, before)
+    with pytest.raises(SystemExit, match=r"latent_dense has shape \(14, .*\) there and \(3, .*\) here"):
+        checkpoint.warm_start(saved / "generator.keras", build_dcgan(config.replace(latent_dim=3)))
+
+
 def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll():
     roll = np.random.default_rng(0).uniform(-1, 1, (1, 88, 300, 1)).astype("float32")
     beats, keys = np.ones((1, 75), np.float32), np.ones((1, 88), np.float32)
