@@ -670,3 +670,15 @@ def test_set_overrides_any_setting_and_refuses_unknown_names():
         parse_settings(["no_such_thing=1"])
     with pytest.raises(SystemExit, match="NAME=VALUE"):
         parse_settings(["input_noise"])
+
+
+def test_mixed_bfloat16_is_used_only_where_it_is_fast_unless_asked_for_by_name(monkeypatch, capsys):
+    """On a CPU without native bfloat16 it is emulated, several times slower than float32."""
+    from model import train as training
+
+    monkeypatch.setattr(training, "fast_bfloat16", lambda: False)
+    assert TINY.mixed_precision and not training.built_settings(TINY, {}).mixed_precision
+    assert "no native bfloat16" in capsys.readouterr().out
+    assert training.built_settings(TINY, {"mixed_precision": True}).mixed_precision
+    monkeypatch.setattr(training, "fast_bfloat16", lambda: True)
+    assert training.built_settings(TINY, {}).mixed_precision
