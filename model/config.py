@@ -66,8 +66,9 @@ class TrainConfig:
     augment_shift: int = 32
     augment_transpose: int = 3
     # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
-    # (1.47x images/s on this 2-core CPU, bench/train_speed.py; more on GPUs); pixel levels, losses and
-    # the saved average stay float32.
+    # (1.47x images/s on a 2-core CPU with AVX-512 BF16, bench/train_speed.py; more on GPUs); pixel levels,
+    # losses and the saved average stay float32. Where bfloat16 is emulated (an AVX2 CPU) `train` builds in
+    # float32 unless this is set by name (model/train.py, built_settings).
     mixed_precision: bool = True
     # Optimisation.
     batch_size: int = 16
