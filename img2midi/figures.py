@@ -51,7 +51,7 @@ def draw_piece(ax: Axes, piece: Piece) -> None:
     ax.set_xlim(0, seconds)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("pitch")
-    ax.set_title(piece.title, fontsize=10, loc="left")
+    ax.set_title(piece.title, fontsize=10, loc="left", pad=16 if piece.loop else 6)  # a loop's label goes under it
     if piece.loop and piece.loop == (0, piece.n_steps):
         loop_seconds = piece.n_steps * piece.seconds_per_step
         ax.axvline(loop_seconds, color="tab:red", linewidth=1.5)
