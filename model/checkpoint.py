@@ -198,16 +198,14 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
     """
     path = Path(path)
     if path.is_file():
-        generator = load_generator(path, "train")
-        origins, discriminator = (generator, generator), None
-    else:
-        source = _source_models(path)
-        origins, discriminator = (source.generator, source.average), source.discriminator
+        _start_from_generator_file(path, models)
+        return
+    source = _source_models(path)
 
     def kept(model: keras.Model) -> list[keras.layers.Layer]:
         return [layer for layer in model.layers if layer.weights and not layer.name.startswith(ADDED_LAYERS)]
 
-    for target, origin in zip((models.generator, models.average), origins, strict=True):
+    for target, origin in ((models.generator, source.generator), (models.average, source.average)):
         if len(kept(target)) != len(kept(origin)):
             raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
                              "discriminator's views and the generator's gates, styles and bar sequence may change")
@@ -216,14 +214,22 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
                  *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]
         for new, old in pairs:
             new.set_weights(_carried(new, old, path))
-    if discriminator is None:
-        print("train: the discriminator starts afresh (a generator file holds none)")
-        return
-    old_layers = {layer.name: layer for layer in discriminator.layers}
+    old_layers = {layer.name: layer for layer in source.discriminator.layers}
     for layer in models.discriminator.layers:
         old = old_layers.get(layer.name)
         if old is not None and layer.weights:
             layer.set_weights(_carried(layer, old, path))
+
+
+def _start_from_generator_file(path: Path, models: dcgan.Models) -> None:
+    """G and its average from generator file `path`, which the new run must build exactly alike; D stays new."""
+    generator = load_generator(path, "train")
+    if [tuple(w.shape) for w in generator.weights] != [tuple(w.shape) for w in models.generator.weights]:
+        raise SystemExit(f"train: --init-from {path}: this run builds the generator differently; copy the "
+                         "config.json it was trained with into --run-dir and pass --resume")
+    for target in (models.generator, models.average):
+        target.set_weights(generator.get_weights())
+    print("train: the discriminator starts afresh (a generator file holds none)")
 
 
 def _source_models(path: Path) -> dcgan.Models:
