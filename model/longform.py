@@ -23,6 +23,9 @@ from model.generate import generate_rolls, latent_dim, latents
 
 OVERLAP_STEPS = 32  # two 4/4 bars of sixteenths: long enough to cross-fade, short enough to keep each window's music
 ANCHOR_WINDOWS = 3  # windows from one latent anchor to the next: neighbours are related, not repeats
+# A generated window piles onsets into its last few steps (bench/quality/README.md, "the right edge"): a straight
+# piece's last window runs this far past the piece's end, which cuts it there.
+EDGE_STEPS = 8
 BATCH = 16  # windows per generator call: an hour-long piece must not need gigabytes of activations at once
 
 
@@ -70,17 +73,18 @@ def latent_path(anchors: np.ndarray, n_windows: int, loop: bool) -> np.ndarray:
 def window_starts(total_steps: int, loop: bool) -> np.ndarray:
     """First step of each window, evenly spread so that neighbours overlap by at least OVERLAP_STEPS.
 
-    A straight piece starts its first window at 0 and ends its last at total_steps; a loop's
-    windows start around the ring, the last one running past the end into the first.
+    A straight piece starts its first window at 0 and ends its last EDGE_STEPS past total_steps; a
+    loop's windows start around the ring, the last one running past the end into the first.
     """
     hop = WINDOW_STEPS - OVERLAP_STEPS
     if loop:
         n = max(1, -(-total_steps // hop))
         return np.array([round(i * total_steps / n) for i in range(n)], dtype=np.int64)
-    if total_steps <= WINDOW_STEPS:
+    covered = total_steps + EDGE_STEPS
+    if covered <= WINDOW_STEPS:
         return np.zeros(1, dtype=np.int64)
-    n = -(-(total_steps - OVERLAP_STEPS) // hop)
-    return np.array([round(i * (total_steps - WINDOW_STEPS) / (n - 1)) for i in range(n)], dtype=np.int64)
+    n = -(-(covered - OVERLAP_STEPS) // hop)
+    return np.array([round(i * (covered - WINDOW_STEPS) / (n - 1)) for i in range(n)], dtype=np.int64)
 
 
 def crossfade_weights(width: int = WINDOW_STEPS, overlap: int = OVERLAP_STEPS) -> np.ndarray:
