@@ -257,6 +257,9 @@ def load_generator(path: Path, stage: str = "sample") -> keras.Model:
         raise SystemExit(f"{stage}: model {path} not found")
     if path.stat().st_size == 0:
         raise SystemExit(f"{stage}: cannot load model {path}: empty file (0 bytes)")
+    if path.suffix.lower() not in (".keras", ".h5"):
+        raise SystemExit(f"{stage}: cannot load model {path}: not a .keras model file (a generator is "
+                         "saved as NAME.keras; give that file or its run folder)")
     if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
         raise SystemExit(f"{stage}: cannot load model {path}: not a .keras model file "
                          "(a .keras file is a zip archive; this one is truncated or something else)")

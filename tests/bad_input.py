@@ -234,6 +234,7 @@ def model_and_train_cases(work: Path) -> list[tuple[str, list[str], str]]:
     (models / "truncated.keras").write_bytes(data[: len(data) // 2])
     (models / "garbage.keras").write_bytes(random.Random(2).randbytes(4096))
     (models / "zero_bytes.keras").write_bytes(b"")
+    (models / "song.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60")  # a MIDI header, not a model
     (models / "empty_run").mkdir()
     empty = work / "train_empty"
     empty.mkdir()
@@ -254,6 +255,8 @@ def model_and_train_cases(work: Path) -> list[tuple[str, list[str], str]]:
          "truncated or something else"),
         ("sample: random bytes as model", ["sample", "--model", models / "garbage.keras", "--out", out],
          "not a .keras model file"),
+        ("sample: a MIDI file as model", ["sample", "--model", models / "song.mid", "--out", out],
+         "not a .keras model file (a generator is saved as NAME.keras"),
         ("sample: wrong-shape model", ["sample", "--model", models / "wrong_shape.keras", "--out", out],
          "not a latent vector"),
         ("sample: run folder without checkpoint", ["sample", "--model", models / "empty_run", "--out", out],
