@@ -47,7 +47,7 @@ MODEL_PATH = Path(__file__).with_name("dynamics.json")
 class DynamicsModel:
     coefficients: tuple[float, ...]  # velocity per unit of each BASIS column
     basis_mean: tuple[float, ...]  # the columns' means over the fitted notes (the model is fit on centred columns)
-    level_mean: float  # a piece's mean velocity...
+    level_mean: float  # a piece's mean velocity where its mean voicing is the fitted notes'...
     level_slope: float  # ...its change per unit of the piece's mean voicing (basis @ coefficients) above the mean...
     level_sd: float  # ...and how much it varies between pieces beyond that
     voicing_sd: float  # sd of a piece's factor on the linear part: some pieces voice melody and register more
@@ -192,7 +192,8 @@ def perform(notes: np.ndarray, model: DynamicsModel | None = None) -> np.ndarray
     swell = ar1(first, np.sqrt(1 - model.step_rho ** 2) * rng.standard_normal(step[-1] + 1), model.step_rho)
     voicing = max(0.0, 1 + model.voicing_sd * rng.standard_normal())
     expression = np.exp(model.expression_sd * rng.standard_normal() - model.expression_sd ** 2)  # mean square 1
-    swell = swell[step] - swell[step].mean()  # the piece's level holds what does not change within it
+    swell = swell[step]
+    swell -= swell.mean()  # the piece's level holds what does not change within it
     voiced = (basis - model.basis_mean) @ model.coefficients
     level = rng.normal(model.level_mean, model.level_sd) + model.level_slope * voiced.mean()
     velocity = (level + voicing * (voiced - voiced.mean())

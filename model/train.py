@@ -59,10 +59,10 @@ def gpu_names() -> list[str]:
 
 def describe_device() -> str:
     """Which device the Keras backend will train on, in words."""
-    names = gpu_names()
+    names, backend = gpu_names(), keras.backend.backend()
     if names:
-        return f"train: backend {keras.backend.backend()}, on GPU: {', '.join(names)}"
-    return f"train: backend {keras.backend.backend()}, on CPU (no GPU visible)"
+        return f"train: backend {backend}, on GPU: {', '.join(names)}"
+    return f"train: backend {backend}, on CPU (no GPU visible)"
 
 
 def fast_bfloat16() -> bool:
