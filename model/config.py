@@ -73,6 +73,9 @@ class TrainConfig:
     # Optimisation.
     batch_size: int = 16
     learning_rate: float = 2e-4
+    # G's own rate, where it should learn slower than D (two time-scale updates, Heusel et al. 2017): a run
+    # started from a trained generator with a fresh D keeps G still while D learns to see (None: learning_rate).
+    generator_learning_rate: float | None = None
     beta_1: float = 0.5  # Adam's
     mode_seeking: float = 1.0  # weight of the mode-seeking term in G's loss (see mode_seeking_loss; 0: none)
     key_matching: float = 0.0  # weight of the in-key term in G's loss (see key_matching_loss; 0: none)

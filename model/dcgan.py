@@ -685,12 +685,16 @@ BUILDERS = {
 }
 
 
-def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+def generator_rate(config: TrainConfig) -> float:
+    """G's learning rate: its own where set, else D's."""
+    return config.learning_rate if config.generator_learning_rate is None else config.generator_learning_rate
+
+
+def _optimizer(config: TrainConfig, rate: float) -> keras.optimizers.Optimizer:
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1,
-                                     clipvalue=config.clip_value)
+        return keras.optimizers.Adam(learning_rate=rate, beta_1=config.beta_1, clipvalue=config.clip_value)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=config.learning_rate, clipvalue=config.clip_value)
+        return keras.optimizers.RMSprop(learning_rate=rate, clipvalue=config.clip_value)
     raise SystemExit(f"train: unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
 
 
@@ -703,7 +707,7 @@ def build_dcgan(config: TrainConfig) -> Models:
         raise SystemExit(f"train: unknown architecture {config.architecture!r}; choose one of {', '.join(BUILDERS)}")
     build_g, build_d = BUILDERS[config.architecture]
     generator, discriminator = build_g(config), build_d(config)
-    d_optimizer, g_optimizer = _optimizer(config), _optimizer(config)
+    d_optimizer, g_optimizer = _optimizer(config, config.learning_rate), _optimizer(config, generator_rate(config))
     d_optimizer.build(discriminator.trainable_variables)
     g_optimizer.build(generator.trainable_variables)
     average = generator

@@ -27,7 +27,7 @@ from midi2img.styles import STYLE_CLASSES, piece_of, read_style_index, style_cla
 from model import checkpoint, metrics, texture, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, read_rolls, sample_paths
-from model.dcgan import Models, build_dcgan
+from model.dcgan import Models, build_dcgan, generator_rate
 from model.generate import generate_rolls, latents, roll_grid
 from model.step import GanStep, StepOutput
 from model.style import one_hot_styles
@@ -197,8 +197,9 @@ class RunFolder:
         if newest:
             step, loop_state = checkpoint.restore(newest, self.models)
             self.best_score = loop_state.get("best_accuracy", self.best_score)
-            for optimizer in (self.models.d_optimizer, self.models.g_optimizer):
-                optimizer.learning_rate.assign(self.config.learning_rate)  # restored too; --learning-rate wins
+            # Restored too; the settings given now win.
+            self.models.d_optimizer.learning_rate.assign(self.config.learning_rate)
+            self.models.g_optimizer.learning_rate.assign(generator_rate(self.config))
             print(f"train: resumed from {newest} at step {step}")
             return step, Balance(**loop_state["balance"])
         if checkpoint.list_checkpoints(self.checkpoints):

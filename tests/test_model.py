@@ -228,6 +228,18 @@ def test_seed2023_rebuilds_the_original_layers():
     assert float(keras.ops.convert_to_numpy(g_optimizer.learning_rate)) == pytest.approx(1e-4)
 
 
+def test_the_generator_learns_at_its_own_rate_where_one_is_set():
+    same = build_dcgan(TrainConfig.from_preset("tiny"))
+    slower = build_dcgan(TrainConfig.from_preset("tiny", generator_learning_rate=2e-5))
+
+    def rate(optimizer):
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+    assert rate(same.g_optimizer) == pytest.approx(rate(same.d_optimizer))
+    assert rate(slower.g_optimizer) == pytest.approx(2e-5)
+    assert rate(slower.d_optimizer) == pytest.approx(TrainConfig().learning_rate)
+
+
 def test_music_augment_shifts_time_and_pitch_circularly_and_only_while_training():
     rolls = np.random.default_rng(0).uniform(-1, 1, (2, *IMAGE_SHAPE, 1)).astype(np.float32)
     augment = MusicAugment(max_shift=20, max_transpose=3, seed=1)
