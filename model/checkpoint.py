@@ -161,8 +161,8 @@ def restore(path: Path, models: dcgan.Models) -> tuple[int, dict]:
         return int(saved["step"]), json.loads(str(saved["loop_state"]))
 
 
-ADDED_LAYERS = ("gate_", "style_", "time_")  # G's layers a warm start may add (dcgan.global_gates,
-# style conditioning, dcgan.bar_sequence)
+ADDED_LAYERS = ("gate_", "style_", "time_", "pitch_")  # G's layers a warm start may add (dcgan.global_gates,
+# style conditioning, dcgan.bar_sequence, dcgan.octave_view)
 
 
 def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path) -> list[np.ndarray]:

@@ -40,6 +40,9 @@ class TrainConfig:
     # G's first map gets a term per bar (column) from a recurrent network over the bars (see
     # dcgan.bar_sequence), so that each bar follows from the one before.
     bar_sequence: bool = False
+    # G's last map also reads each pitch's octaves above and below (see dcgan.octave_view), so that a chord
+    # can be voiced across octaves where 3x3 convolutions paint bands of neighbouring keys.
+    octave_view: bool = False
     # Style conditioning (`train --styles`): the classes (midi2img.styles.STYLE_CLASSES) G draws on
     # request and D's projection judges each roll against, and their shares of the training rolls.
     styles: tuple[str, ...] = ()
@@ -113,9 +116,9 @@ class TrainConfig:
 
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
-                    "onset_velocity", "piano_rows_only", "global_gates", "chord_gates", "bar_sequence", "styles",
-                    "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view", "augment_shift",
-                    "augment_transpose", "optimizer", "ema")
+                    "onset_velocity", "piano_rows_only", "global_gates", "chord_gates", "bar_sequence", "octave_view",
+                    "styles", "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view",
+                    "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:

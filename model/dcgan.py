@@ -202,6 +202,22 @@ def bar_sequence(latent, height: int, width: int, channels: int):
     return layers.UpSampling2D((height, 1), name="time_rows")(columns)
 
 
+OCTAVE_REACH = 2  # octaves each side that dcgan.octave_view reads
+
+
+def octave_view(x, policy: str):
+    """`x`, a map with one row per pitch, plus a convolution over the same step's pitches 12, 24, ... rows away.
+
+    Held chords came out as bands of neighbouring rows: a semitone above a sounding key sounded 0.159 of the
+    time against 0.100 in real rolls, the octave 0.229 against 0.302 (bench/quality/README.md). Stacked
+    3x3 convolutions reach an octave only through several layers; this one reaches it in one. It starts at
+    zero, so a generator warm-started from one without it draws what it drew before.
+    """
+    octaves = layers.Conv2D(x.shape[-1], (2 * OCTAVE_REACH + 1, 1), dilation_rate=(12, 1), padding="same",
+                            kernel_initializer="zeros", dtype=policy, name="pitch_octaves")(x)
+    return layers.Add(dtype=policy, name="pitch_octaves_add")([x, octaves])
+
+
 def global_gates(latent, roll, keys: int, chords: bool = False, first_row: int = 0):
     """`roll` gated (GateRoll) per beat and per key by small dense heads on the latent; with `chords`,
     also per beat and pitch class (ChordGate).
@@ -596,6 +612,8 @@ def build_generator(config: TrainConfig) -> keras.Model:
         x = DoubledConv2D(filters, dtype=policy)(x)
         x = BatchNormalization(dtype=policy)(x)
         x = layers.LeakyReLU(0.2, dtype=policy)(x)
+    if config.octave_view:
+        x = octave_view(x, policy)
     # In the compute policy too: oneDNN's float32 kernels for a one-channel convolution cost a sixth of a
     # bfloat16 step. bfloat16 holds tanh near 1 to a quarter of a pixel level, and the saved average
     # generator, which `sample` plays, is float32 throughout.

@@ -42,6 +42,7 @@ from model.dcgan import (
     key_matching_loss,
     melody_statistics,
     mode_seeking_loss,
+    octave_view,
     rhythm_matching_loss,
     rhythm_statistics,
 )
@@ -612,6 +613,21 @@ def test_a_bar_sequence_warm_starts_silent_then_moves_the_bars_apart(tmp_path):
     train(images, tmp_path / "new", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
           init_from=saved, bar_sequence=True)  # the GRU's seed is no weight to average
     assert logged_steps(tmp_path / "new") == [2]
+
+
+def test_the_octave_view_warm_starts_silent_and_reaches_octaves_not_neighbours(tmp_path):
+    """A run that adds the octave view to a trained G draws what it drew; the view links a key to its octaves."""
+    _, _, old, new = warm_started(tmp_path, octave_view=True)
+    z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
+    np.testing.assert_array_equal(*(keras.ops.convert_to_numpy(m.average(z)) for m in (old, new)))
+    pitches = keras.Input((40, 3, 2))
+    view = keras.Model(pitches, octave_view(pitches, "float32"))
+    conv = view.get_layer("pitch_octaves")
+    conv.set_weights([np.ones_like(w) if w.ndim > 1 else w for w in conv.get_weights()])
+    key = np.zeros((1, 40, 3, 2), np.float32)
+    key[0, 14, 1, 0] = 1.0
+    heard = keras.ops.convert_to_numpy(view(key))[0, :, 1, 1]  # the other channel: only what the view adds
+    assert np.flatnonzero(heard).tolist() == [2, 14, 26, 38]
 
 
 def test_a_style_conditioned_run_learns_from_labelled_rolls_and_saves_its_classes(tmp_path):
