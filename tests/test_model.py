@@ -45,6 +45,7 @@ from model.dcgan import (
     octave_view,
     rhythm_matching_loss,
     rhythm_statistics,
+    voicing_statistics,
 )
 from model.generate import generate_rolls, style_input
 from model.metrics import STATISTICS, roll_statistics
@@ -411,6 +412,14 @@ def test_melody_statistics_follow_the_top_and_bass_lines_through_their_onsets():
     slope = np.abs(keras.ops.convert_to_numpy(slope))[0, ..., 0]
     assert slope[pitch_to_row(62), 0] == 0 and slope[pitch_to_row(64), 9] == 0  # held pixels: none
     assert slope[pitch_to_row(60), 0] > 0 and slope.sum() == pytest.approx(slope[rolls[0, ..., 0] == 1.0].sum())
+
+
+def test_voicing_statistics_tell_a_band_of_neighbouring_keys_from_octaves():
+    rolls = np.full((2, *IMAGE_SHAPE, 1), -1.0, np.float32)
+    rolls[0, [pitch_to_row(p) for p in (60, 61, 62)], :10] = 0.0  # a held cluster C C# D
+    rolls[1, [pitch_to_row(p) for p in (48, 60, 72)], :10] = 0.0  # C in three octaves
+    voicing = keras.ops.convert_to_numpy(voicing_statistics(keras.ops.convert_to_tensor(rolls)))
+    np.testing.assert_allclose(voicing, [[4 / 3, 2 / 3, 0.0], [0.0, 0.0, 4 / 3]], rtol=0.01)  # sustain sounds at 0.996
 
 
 def test_distribution_matching_sees_how_the_rolls_differ_not_only_their_mean():
