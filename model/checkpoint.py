@@ -183,14 +183,15 @@ def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path) -> li
 
 
 def warm_start(path: Path, models: dcgan.Models) -> None:
-    """Start new models from checkpoint `path` of a run that differs in D's views or G's gates, styles, bar sequence.
+    """Start new models from checkpoint `path` of a run that differs in D's views or in G's gates, styles, bar
+    sequence or octave view.
 
     G and its average are taken layer by layer in order, but for layers the old G did not have
     (gates, which start nearly open; a style embedding, whose weights on the latent's dense start at
-    zero; a bar sequence, whose projection starts at zero). D's layers are taken by name; the
-    verdict's weights on inputs the old D did not have (a view added since) and a new style
-    projection start at zero, so that the new D first judges exactly as the old one did. Optimizer
-    state starts afresh. The old run's settings are read from `config.json` in the run folder that
+    zero; a bar sequence, whose projection starts at zero; an octave view, which starts at zero). D's
+    layers are taken by name; the verdict's weights on inputs the old D did not have (a view added
+    since) and a new style projection start at zero, so that the new D first judges exactly as the old
+    one did. Optimizer state starts afresh. The old run's settings are read from `config.json` in the run folder that
     holds `path` (`RUN/checkpoints/step_N` or a copy at `RUN/resume/step_N`).
 
     `path` may also be a generator file (`pretrained/generator.keras`), for a new run that builds G alike:
@@ -208,7 +209,8 @@ def warm_start(path: Path, models: dcgan.Models) -> None:
     for target, origin in ((models.generator, source.generator), (models.average, source.average)):
         if len(kept(target)) != len(kept(origin)):
             raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
-                             "discriminator's views and the generator's gates, styles and bar sequence may change")
+                             "discriminator's views and the generator's gates, styles, bar sequence and octave view "
+                             "may change")
         added = {layer.name: layer for layer in origin.layers if layer.name.startswith(ADDED_LAYERS)}
         pairs = [*zip(kept(target), kept(origin), strict=True),
                  *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]

@@ -331,8 +331,9 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
           **overrides: object) -> Path:
     """Train until a stop rule fires; returns the newest checkpoint folder.
 
-    `init_from`, a checkpoint of a run that differs in D's views, G's gates, styles or bar sequence, gives a
-    new run its first weights (see checkpoint.warm_start); a run resumed from its own checkpoint ignores it.
+    `init_from`, a checkpoint of a run that differs in D's views, G's gates, styles, bar sequence or octave
+    view, gives a new run its first weights (see checkpoint.warm_start); a run resumed from its own checkpoint
+    ignores it.
     `styles` conditions a new run on the style classes of `styles.csv` beside `images`; `textures`
     on each roll's texture class (model/texture.py).
 
