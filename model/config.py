@@ -85,6 +85,7 @@ class TrainConfig:
     harmony_matching: float = 0.0  # ...and of the harmony term (harmony_matching_loss)
     rhythm_matching: float = 0.0  # ...and of the note lengths and onsets term (rhythm_matching_loss)
     distribution_matching: float = 0.0  # ...and of the whole-roll profile term (distribution_matching_loss)
+    marginal_matching: float = 0.0  # ...and of the per-feature profile term (marginal_matching_loss)
     # The profile term compares each roll with real rolls of its own class (its texture thirds, or its
     # style), not with the whole batch; needs styles or textures.
     matching_by_class: bool = False

@@ -482,6 +482,22 @@ def distribution_matching_loss(real, rolls, weight: float, classes=None):
     return weight * (ops.mean(kernel(fake, fake)) + ops.mean(kernel(real, real)) - 2.0 * ops.mean(kernel(fake, real)))
 
 
+def marginal_matching_loss(real, rolls, weight: float):
+    """Charges G for each roll_profile feature distributed otherwise than in the real batch: the 1-D
+    Wasserstein distance (the sorted batches' mean gap) per feature, in units of the two batches' pooled sd,
+    averaged over the features.
+
+    The kernel of distribution_matching_loss works in raw units, so it is blind to gaps in features that vary
+    little: G's major thirds stayed at 0.168 of its intervals against 0.198 (sd 0.035) under it. And the
+    two-sample test's classifier separates on the features' marginals alone (bench/quality/voicing/tells.py).
+    Both batches carry the same classes, so their marginals are comparable whole.
+    """
+    fake, real = roll_profile(rolls), ops.stop_gradient(roll_profile(real))
+    scale = ops.stop_gradient(ops.maximum(ops.std(ops.concatenate([fake, real], axis=0), axis=0), 0.01))
+    return weight * ops.mean(ops.abs(ops.sort(ops.transpose(fake), axis=1) - ops.sort(ops.transpose(real), axis=1))
+                             / scale[:, None])
+
+
 class MinibatchStd(layers.Layer):
     """Appends one channel holding the batch's mean feature sd (ProGAN), so D can see a collapsed batch."""
 

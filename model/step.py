@@ -27,6 +27,7 @@ from model.dcgan import (
     distribution_matching_loss,
     harmony_matching_loss,
     key_matching_loss,
+    marginal_matching_loss,
     mode_seeking_loss,
     rhythm_matching_loss,
 )
@@ -256,6 +257,8 @@ class GanStep:
         if self.config.distribution_matching:
             classes = None if self.class_coordinates is None else ops.matmul(styles, self.class_coordinates)
             loss = loss + distribution_matching_loss(real, rolls, self.config.distribution_matching, classes)
+        if self.config.marginal_matching:
+            loss = loss + marginal_matching_loss(real, rolls, self.config.marginal_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):

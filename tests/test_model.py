@@ -40,6 +40,7 @@ from model.dcgan import (
     harmony_matching_loss,
     in_key_share,
     key_matching_loss,
+    marginal_matching_loss,
     melody_statistics,
     mode_seeking_loss,
     octave_view,
@@ -450,14 +451,33 @@ def test_distribution_matching_by_class_matches_each_class_to_its_own_real_rolls
     assert loss(swapped, classes) > 0.1
 
 
+def test_marginal_matching_weighs_each_feature_in_its_own_spread():
+    real = np.full((4, *IMAGE_SHAPE, 1), -1.0, np.float32)
+    for i, length in enumerate((2, 4, 8, 16)):  # E held for different lengths: rhythm varies, pitch does not
+        real[i, pitch_to_row(52), :length] = 0.0
+        real[i, pitch_to_row(52), 0] = 1.0
+
+    def loss(fake):
+        return float(keras.ops.convert_to_numpy(marginal_matching_loss(real, fake, 1.0)))
+
+    assert loss(real[::-1]) == pytest.approx(0.0, abs=1e-6)  # the same rolls in another order
+    fifth = real.copy()
+    fifth[:, pitch_to_row(59)] = real[:, pitch_to_row(52)]  # a B with every E: a new interval, same rhythm
+    assert loss(fifth) > 0.1
+    slope, _ = input_gradients(lambda r: (marginal_matching_loss(real, r, 1.0), None),
+                               keras.ops.convert_to_tensor(fifth))
+    assert np.isfinite(keras.ops.convert_to_numpy(slope)).all()
+
+
 def test_a_run_with_every_matching_term_trains(tmp_path):
     images = write_rolls(tmp_path / "imgs", 16)
     train(images, tmp_path / "run", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
           key_matching=10.0, harmony_matching=5.0, rhythm_matching=3.0,
-          distribution_matching=10.0)
+          distribution_matching=10.0, marginal_matching=5.0)
     saved = TrainConfig.load(tmp_path / "run" / "config.json")
-    matching = (saved.key_matching, saved.harmony_matching, saved.rhythm_matching, saved.distribution_matching)
-    assert matching == (10.0, 5.0, 3.0, 10.0)
+    matching = (saved.key_matching, saved.harmony_matching, saved.rhythm_matching, saved.distribution_matching,
+                saved.marginal_matching)
+    assert matching == (10.0, 5.0, 3.0, 10.0, 5.0)
     assert logged_steps(tmp_path / "run")[-1] == 2
     with pytest.raises(SystemExit, match="class by class"):
         train(images, tmp_path / "plain", preset="tiny", max_steps=2, distribution_matching=10.0,
