@@ -40,6 +40,7 @@ from model.dcgan import (
     harmony_matching_loss,
     in_key_share,
     key_matching_loss,
+    length_statistics,
     marginal_matching_loss,
     melody_statistics,
     mode_seeking_loss,
@@ -421,6 +422,21 @@ def test_voicing_statistics_tell_a_band_of_neighbouring_keys_from_octaves():
     rolls[1, [pitch_to_row(p) for p in (48, 60, 72)], :10] = 0.0  # C in three octaves
     voicing = keras.ops.convert_to_numpy(voicing_statistics(keras.ops.convert_to_tensor(rolls)))
     np.testing.assert_allclose(voicing, [[4 / 3, 2 / 3, 0.0], [0.0, 0.0, 4 / 3]], rtol=0.01)  # sustain sounds at 0.996
+
+
+def test_length_statistics_count_notes_by_how_long_they_hold():
+    rolls = np.full((1, *IMAGE_SHAPE, 1), -1.0, np.float32)
+    for i, length in enumerate((1, 2, 4, 8, 40)):
+        rolls[0, pitch_to_row(48 + i), 10:10 + length] = 0.0
+        rolls[0, pitch_to_row(48 + i), 10] = 1.0
+    rolls[0, pitch_to_row(48), 11] = 1.0  # struck again at once: two notes of one step
+    x = keras.ops.convert_to_tensor(rolls)
+    # six notes, lasting 1, 1, 2, 4, 8 and 40 steps; at least 2, 3, 5, 9, 17, 33 of them:
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(length_statistics(x))[0], [4, 3, 2, 1, 1, 1] / np.float32(6))
+    slope, _ = input_gradients(lambda r: (keras.ops.sum(length_statistics(r)), None), x)
+    slope = keras.ops.convert_to_numpy(slope)[0, ..., 0]
+    assert slope[pitch_to_row(49), 12] > 0  # the silence after the two-step note: raising it lengthens the note
+    assert slope[pitch_to_row(48), 11] < 0  # the second onset: falling to sustain joins the two notes
 
 
 def test_distribution_matching_sees_how_the_rolls_differ_not_only_their_mean():
