@@ -474,12 +474,13 @@ def length_statistics(rolls):
 
 
 def roll_profile(rolls):
-    """(batch, 54): a roll as a listener hears it whole, each part a share or scaled to about 0.3-0.5: the
-    intervals sounding together, the pitch classes, the register, how chords are voiced (voicing_statistics),
-    the rhythm (rhythm_statistics), how long notes last (length_statistics) and how its top and bass lines
-    move (melody_statistics)."""
-    return ops.concatenate([harmony_profile(rolls), register_shares(rolls), voicing_statistics(rolls),
-                            rhythm_statistics(rolls), length_statistics(rolls), melody_statistics(rolls)], axis=1)
+    """(batch, 55): a roll as a listener hears it whole, each part a share or scaled to about 0.3-0.5: the
+    intervals sounding together, the pitch classes, how much of it lies in one key (in_key_share), the
+    register, how chords are voiced (voicing_statistics), the rhythm (rhythm_statistics), how long notes last
+    (length_statistics) and how its top and bass lines move (melody_statistics)."""
+    return ops.concatenate([harmony_profile(rolls), in_key_share(rolls)[:, None], register_shares(rolls),
+                            voicing_statistics(rolls), rhythm_statistics(rolls), length_statistics(rolls),
+                            melody_statistics(rolls)], axis=1)
 
 
 PROFILE_BANDWIDTHS = (0.2, 0.4, 0.8, 1.6)  # two real rolls' profiles lie about 0.7 apart (median)
