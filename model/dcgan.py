@@ -458,6 +458,7 @@ def length_statistics(rolls):
     through = x - ops.stop_gradient(x)  # 0, with a slope of 1
     sustained = ops.cast(ops.logical_and(x >= SnapToLevels.SOUNDING, x < SnapToLevels.ONSET), "float32")
     towards = ops.where(x >= SnapToLevels.ONSET, -1.0, ops.where(x < SnapToLevels.SOUNDING, 1.0, 0.0))
+    # Every pixel, not only those after an onset as in rhythm_statistics: a note lasts through all of them.
     held = sustained + towards * ops.stop_gradient(1.0 - sustained) * through
     struck = struck_onsets(x)
     # A note held into the window starts at its first step, as the decoder reads it.
