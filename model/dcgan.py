@@ -487,10 +487,11 @@ def roll_profile(rolls):
 PROFILE_BANDWIDTHS = (0.2, 0.4, 0.8, 1.6)  # two real rolls' profiles lie about 0.7 apart (median)
 
 
-def distribution_matching_loss(real, rolls, weight: float, classes=None):
+def distribution_matching_loss(real, fake, weight: float, classes=None):
     """Charges G for a batch whose roll profiles are distributed otherwise than the real batch's: the maximum
     mean discrepancy (Gretton et al. 2012; as a generator's loss, Li et al. 2015) between the two batches'
-    roll_profile, with Gaussian kernels at PROFILE_BANDWIDTHS.
+    roll_profile (`real`, `fake`: (batch, features), the real one without a slope), with Gaussian kernels at
+    PROFILE_BANDWIDTHS.
 
     Matching means (harmony_matching, rhythm_matching) brought every feature's mean to a pianist's and left
     the two-sample test where it was (bench/quality/README.md): what tells the generator apart is how the
@@ -502,7 +503,6 @@ def distribution_matching_loss(real, rolls, weight: float, classes=None):
     and its neighbours. Matched over the whole batch, the terms drew every class toward one mean and the
     classical era came out romantic.
     """
-    fake, real = roll_profile(rolls), ops.stop_gradient(roll_profile(real))
     same_class = 1.0
     if classes is not None:
         classes = ops.cast(classes, "float32")
@@ -515,17 +515,16 @@ def distribution_matching_loss(real, rolls, weight: float, classes=None):
     return weight * (ops.mean(kernel(fake, fake)) + ops.mean(kernel(real, real)) - 2.0 * ops.mean(kernel(fake, real)))
 
 
-def marginal_matching_loss(real, rolls, weight: float):
-    """Charges G for each roll_profile feature distributed otherwise than in the real batch: the 1-D
-    Wasserstein distance (the sorted batches' mean gap) per feature, in units of the two batches' pooled sd,
-    averaged over the features.
+def marginal_matching_loss(real, fake, weight: float):
+    """Charges G for each roll_profile feature (`real`, `fake`: (batch, features), as distribution_matching_loss
+    takes them) distributed otherwise than in the real batch: the 1-D Wasserstein distance (the sorted batches'
+    mean gap) per feature, in units of the two batches' pooled sd, averaged over the features.
 
     The kernel of distribution_matching_loss works in raw units, so it is blind to gaps in features that vary
     little: G's major thirds stayed at 0.168 of its intervals against 0.198 (sd 0.035) under it. And the
     two-sample test's classifier separates on the features' marginals alone (bench/quality/voicing/tells.py).
     Both batches carry the same classes, so their marginals are comparable whole.
     """
-    fake, real = roll_profile(rolls), ops.stop_gradient(roll_profile(real))
     scale = ops.stop_gradient(ops.maximum(ops.std(ops.concatenate([fake, real], axis=0), axis=0), 0.01))
     return weight * ops.mean(ops.abs(ops.sort(ops.transpose(fake), axis=1) - ops.sort(ops.transpose(real), axis=1))
                              / scale[:, None])

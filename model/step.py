@@ -30,6 +30,7 @@ from model.dcgan import (
     marginal_matching_loss,
     mode_seeking_loss,
     rhythm_matching_loss,
+    roll_profile,
 )
 from model.texture import class_coordinates
 
@@ -254,11 +255,13 @@ class GanStep:
             loss = loss + harmony_matching_loss(real, rolls, self.config.harmony_matching)
         if self.config.rhythm_matching:
             loss = loss + rhythm_matching_loss(real, rolls, self.config.rhythm_matching)
+        if self.config.distribution_matching or self.config.marginal_matching:
+            real_profile, profile = ops.stop_gradient(roll_profile(real)), roll_profile(rolls)  # once for both terms
         if self.config.distribution_matching:
             classes = None if self.class_coordinates is None else ops.matmul(styles, self.class_coordinates)
-            loss = loss + distribution_matching_loss(real, rolls, self.config.distribution_matching, classes)
+            loss = loss + distribution_matching_loss(real_profile, profile, self.config.distribution_matching, classes)
         if self.config.marginal_matching:
-            loss = loss + marginal_matching_loss(real, rolls, self.config.marginal_matching)
+            loss = loss + marginal_matching_loss(real_profile, profile, self.config.marginal_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):
