@@ -464,14 +464,20 @@ def length_statistics(rolls):
     # A note held into the window starts at its first step, as the decoder reads it.
     struck = ops.concatenate([ops.maximum(struck[:, :, :1], sustained[:, :, :1]), struck[:, :, 1:]], axis=2)
     onsets = ops.maximum(ops.stop_gradient(ops.sum(struck, axis=(1, 2))), 1.0)
-    lasting, shares = struck, []
-    for length in range(2, LENGTH_THRESHOLDS[-1] + 1):
-        # lasting[t]: a note struck at t and held through t + length - 1
-        later = ops.concatenate([held[:, :, length - 1:], ops.zeros_like(held[:, :, :length - 1])], axis=2)
-        lasting = lasting * later
-        if length in LENGTH_THRESHOLDS:
-            shares.append(ops.sum(lasting, axis=(1, 2)) / onsets)
+    # held_for[t]: the next `span` pixels after t all held. Each threshold is 1 + a power of two, so each span
+    # doubles the last: held_for(2n)[t] = held_for(n)[t] * held_for(n)[t + n].
+    held_for, span, shares = _shifted(held, 1), 1, []
+    for length in LENGTH_THRESHOLDS:
+        while span < length - 1:
+            held_for, span = held_for * _shifted(held_for, span), 2 * span
+        assert span == length - 1, "each of LENGTH_THRESHOLDS must be 1 + a power of two"
+        shares.append(ops.sum(struck * held_for, axis=(1, 2)) / onsets)
     return ops.stack(shares, axis=1)
+
+
+def _shifted(x, steps: int):
+    """x[..., t + steps] at t, 0 past the end."""
+    return ops.concatenate([x[:, :, steps:], ops.zeros_like(x[:, :, :steps])], axis=2)
 
 
 def roll_profile(rolls):
