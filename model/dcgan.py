@@ -94,6 +94,9 @@ class SnapToLevels(layers.Layer):
     level), as every real note begins (column 0 aside: notes held over from before the window).
     The decoder starts a note there either way, so the notes are the same; but unstruck,
     generators drew most notes as bare runs of sustain, which D took for held notes.
+
+    With `restrike_velocity`, an onset right after a sounding pixel of its key (a re-strike) needs at least
+    that velocity's level, else it sustains: G cannot hold a note by flickering over the onset threshold.
     """
 
     SOUNDING = pixels_to_tanh(DEFAULT_THRESHOLD - 0.5)  # tanh_to_pixels rounds to the nearest level
@@ -101,13 +104,18 @@ class SnapToLevels(layers.Layer):
     SUSTAIN = pixels_to_tanh(SUSTAIN_LEVEL)
     STRUCK = float(pixels_to_tanh(velocity_to_level(DEFAULT_VELOCITY)))
 
-    def __init__(self, strike_heads: bool = False, velocity: bool = False, **kwargs):
+    def __init__(self, strike_heads: bool = False, velocity: bool = False, restrike_velocity: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.strike_heads, self.velocity = strike_heads, velocity
+        self.strike_heads, self.velocity, self.restrike_velocity = strike_heads, velocity, restrike_velocity
+        self.restrike = float(pixels_to_tanh(velocity_to_level(restrike_velocity) - 0.5)) if restrike_velocity else None
 
     def call(self, x):
         onset = x if self.velocity else ops.ones_like(x)
-        levels = ops.where(x >= self.ONSET, onset, ops.where(x >= self.SOUNDING, self.SUSTAIN, -1.0))
+        struck = x >= self.ONSET
+        if self.restrike is not None:
+            sounding_before = ops.concatenate([-ops.ones_like(x[:, :, :1]), x[:, :, :-1]], axis=2) >= self.SOUNDING
+            struck = ops.logical_and(struck, ops.logical_or(ops.logical_not(sounding_before), x >= self.restrike))
+        levels = ops.where(struck, onset, ops.where(x >= self.SOUNDING, self.SUSTAIN, -1.0))
         if self.strike_heads:
             sounding = levels > -1.0
             before = ops.concatenate([ops.ones_like(sounding[:, :, :1]), sounding[:, :, :-1]], axis=2)
@@ -116,7 +124,8 @@ class SnapToLevels(layers.Layer):
         return x + ops.stop_gradient(levels - x)
 
     def get_config(self):
-        return {**super().get_config(), "strike_heads": self.strike_heads, "velocity": self.velocity}
+        return {**super().get_config(), "strike_heads": self.strike_heads, "velocity": self.velocity,
+                "restrike_velocity": self.restrike_velocity}
 
 
 @keras.saving.register_keras_serializable(package="pianola")
@@ -692,7 +701,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
     if config.global_gates:
         x = global_gates(latent, x, rows, config.chord_gates, ROWS_ABOVE_PIANO if config.piano_rows_only else 0)
     if config.snap_output:
-        x = SnapToLevels(config.strike_heads, config.onset_velocity)(x)
+        x = SnapToLevels(config.strike_heads, config.onset_velocity, config.restrike_velocity)(x)
     if config.piano_rows_only:
         x = SilenceAbovePiano(ROWS_ABOVE_PIANO)(x)
     return keras.Model(inputs, x, name="generator")

@@ -20,6 +20,7 @@ from midi2img.spec import (
     ONSET_MIN_LEVEL,
     SUSTAIN_LEVEL,
     pitch_to_row,
+    row_to_pitch,
     velocity_to_level,
 )
 from midi2img.styles import STYLE_CLASSES, write_style_index
@@ -329,6 +330,21 @@ def test_struck_heads_begin_every_note_with_an_onset_and_keep_the_notes():
     assert struck[60, 10] == struck[60, 16] == ONSET_LEVEL and struck[50, 0] == SUSTAIN_LEVEL
     # the decoder hears the same notes (pitch, start, end); struck heads get the onset's velocity, not the default
     assert np.array_equal(roll_to_notes(struck)[:, :3], roll_to_notes(plain)[:, :3])
+
+
+def test_a_soft_restrike_sustains_and_a_played_one_strikes_again():
+    sustain, silence = pixels_to_tanh(float(SUSTAIN_LEVEL)), -1.0
+    soft_onset, played = (pixels_to_tanh(float(velocity_to_level(v))) for v in (10, 40))
+    roll = np.full(IMAGE_SHAPE, silence, np.float32)
+    roll[50, 0] = soft_onset  # column 0: nothing sounds before it
+    roll[60, 10:16] = [played, sustain, soft_onset, sustain, played, sustain]
+    roll[70, 20:22] = [silence, soft_onset]  # after silence: a new note at any velocity
+    snapped = tanh_to_pixels(keras.ops.convert_to_numpy(
+        SnapToLevels(velocity=True, restrike_velocity=30)(roll[None, ..., None])))[0, ..., 0]
+    assert snapped[60, 12] == SUSTAIN_LEVEL  # held, not struck again
+    assert snapped[60, 14] == velocity_to_level(40) and snapped[50, 0] == snapped[70, 21] == velocity_to_level(10)
+    notes = roll_to_notes(snapped)
+    assert [tuple(n[1:3]) for n in notes[notes[:, 0] == row_to_pitch(60)]] == [(10, 14), (14, 16)]
 
 
 def test_mode_seeking_charges_only_rolls_less_varied_than_real_music():
