@@ -59,8 +59,9 @@ class TrainConfig:
     strike_heads: bool = True  # ...and a sounding pixel after silence drawn as an onset, as real notes begin
     onset_velocity: bool = True  # ...and each onset keeps its level, the note's velocity (else all loudest)
     # ...and a sounding pixel right after a sounding pixel of its key starts a new note only from this velocity
-    # up, else it sustains (0: from any onset level). G's held notes flicker just over the onset threshold,
-    # velocities 1-23, where a pianist re-strikes a key at 30 and more (bench/quality/README.md).
+    # up, else it sustains (0: from any onset level). G's held notes flicker just over the onset threshold (its
+    # re-strikes: velocity 4 at the median, a pianist's 64); screened at 20, G moved the flicker up to it
+    # (bench/quality/README.md).
     restrike_velocity: int = 0
     # D also reads whole-roll summaries (pitch-class and register shares, density; see RollSummary):
     # key and texture are properties of the whole roll that convolutions learn slowly.
