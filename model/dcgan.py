@@ -350,6 +350,11 @@ def harmony_profile(rolls):
     return ops.concatenate([interval_shares(chroma), pitch_class_shares(chroma)], axis=1)
 
 
+def _shifted(x, steps: int):
+    """x[..., t + steps] at t, 0 past the end."""
+    return ops.concatenate([x[:, :, steps:], ops.zeros_like(x[:, :, :steps])], axis=2)
+
+
 def rhythm_statistics(rolls):
     """(batch, rows, steps, 1) rolls -> (batch, 5), each about 0.25-0.5 for a real roll: the onsets' share of
     the sounding pixels (about 1 / the mean note length), the share of steps where a note starts, onsets per
@@ -368,7 +373,7 @@ def rhythm_statistics(rolls):
     # After an onset, a held pixel (sustain) lengthens the note; the slope reaches only the pixels after onsets,
     # silence rising and a new onset falling towards sustain.
     after = ops.concatenate([x[:, :, 1:], -ops.ones_like(x[:, :, :1])], axis=2)
-    after_onset = ops.concatenate([through[:, :, 1:], ops.zeros_like(x[:, :, :1])], axis=2)
+    after_onset = _shifted(through, 1)
     rising = ops.where(after >= SnapToLevels.ONSET, -1.0, 1.0) * onset_band
     sustained = ops.logical_and(after >= SnapToLevels.SOUNDING, after < SnapToLevels.ONSET)
     held = ops.cast(sustained, "float32") + rising * after_onset
@@ -482,11 +487,6 @@ def length_statistics(rolls):
         assert span == length - 1, "each of LENGTH_THRESHOLDS must be 1 + a power of two"
         shares.append(ops.sum(struck * held_for, axis=(1, 2)) / onsets)
     return ops.stack(shares, axis=1)
-
-
-def _shifted(x, steps: int):
-    """x[..., t + steps] at t, 0 past the end."""
-    return ops.concatenate([x[:, :, steps:], ops.zeros_like(x[:, :, :steps])], axis=2)
 
 
 def roll_profile(rolls):
