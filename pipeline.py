@@ -115,8 +115,15 @@ def _add_piece_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-audio", dest="audio", action="store_false", help="write MIDI and picture only")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refuses bad arguments in one line, without argparse's screenful of usage before it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("download", help="download, verify and unpack the MAESTRO MIDI zip")
@@ -250,7 +257,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+INPUT_PATHS = ("model", "like", "primer", "first", "last", "soundfont", "init_from")  # files a command reads whole
+
+
 def run(args: argparse.Namespace) -> int:
+    # Checked before any stage loads: a mistyped name is refused at once, not after a backend's ~20 s import.
+    for name in INPUT_PATHS:
+        path = getattr(args, name, None)
+        if path is not None and not path.exists():
+            raise SystemExit(f"{args.command}: {path} not found")
     # Stages are imported lazily so that `midi2img` does not pay for loading a deep-learning backend.
     if args.command == "download":
         from midi2img.download import DownloadError, download
