@@ -14,9 +14,9 @@ profile weighs more). Notes are (n, 4) arrays (midi2img.spec.NOTE_COLUMNS).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from music21.analysis.discrete import KrumhanslKessler
 
 from img2midi.scales import MAJOR_SCALE, MINOR_SCALE
 from midi2img.core import quantize_notes
@@ -31,9 +31,17 @@ from midi2img.spec import (
     pitch_to_row,
 )
 
-PROFILES = {mode: np.array(KrumhanslKessler().getWeights(mode)) for mode in ("major", "minor")}
 MAJOR_PENTATONIC = (0, 2, 4, 7, 9)
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@cache
+def key_profile(mode: str) -> np.ndarray:
+    """music21's Krumhansl-Kessler profile of "major" or "minor" (index 0: the tonic), 12 weights.
+    Imported on first use: music21 takes about 2 s to import, which commands that need no key should not pay."""
+    from music21.analysis.discrete import KrumhanslKessler
+
+    return np.array(KrumhanslKessler().getWeights(mode))
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ def key_correlations(notes: np.ndarray, mode: str) -> np.ndarray | None:
     histogram = pitch_class_histogram(notes, by_duration=True)
     if histogram.std() == 0:
         return None
-    return np.array([np.corrcoef(histogram, np.roll(PROFILES[mode], tonic))[0, 1] for tonic in range(12)])
+    return np.array([np.corrcoef(histogram, np.roll(key_profile(mode), tonic))[0, 1] for tonic in range(12)])
 
 
 def snap_offsets(tonic: int, mode: str, scale: tuple[int, ...]) -> np.ndarray:
@@ -91,7 +99,7 @@ def snap_offsets(tonic: int, mode: str, scale: tuple[int, ...]) -> np.ndarray:
     """
     offsets = np.zeros(12, np.int64)
     for degree in range(12):
-        candidates = [(abs(d), -PROFILES[mode][(degree + d) % 12], d) for d in range(-6, 7)
+        candidates = [(abs(d), -key_profile(mode)[(degree + d) % 12], d) for d in range(-6, 7)
                       if (degree + d) % 12 in scale]
         offsets[(tonic + degree) % 12] = min(candidates)[2]
     return offsets

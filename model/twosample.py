@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -31,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from img2midi.core import DEFAULT_THRESHOLD, roll_to_notes, struck_mask
 from img2midi.dynamics import local_onsets, perform
-from img2midi.mood import PROFILES
+from img2midi.mood import key_profile
 from midi2img import spec
 from midi2img.core import notes_to_roll
 from midi2img.spec import ONSET_THRESHOLD, PIANO_HIGHEST, PIANO_LOWEST, STEPS_PER_BEAT, pitch_to_row
@@ -92,9 +93,14 @@ DYNAMICS_FEATURES = (
 BOOSTING = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 10,
             "l2_regularization": 1.0, "early_stopping": False}
 
-_KEY_PROFILES = np.stack([np.roll(PROFILES[mode], tonic) for mode in ("major", "minor") for tonic in range(12)])
-_KEY_PROFILES_Z = ((_KEY_PROFILES - _KEY_PROFILES.mean(axis=1, keepdims=True))
-                   / _KEY_PROFILES.std(axis=1, keepdims=True))  # z-scored rows: a dot product / 12 is Pearson's r
+
+
+@cache
+def _key_profiles_z() -> np.ndarray:
+    """(24, 12): the major and minor key profiles on every tonic, each row z-scored (a dot product / 12 is
+    Pearson's r)."""
+    profiles = np.stack([np.roll(key_profile(mode), tonic) for mode in ("major", "minor") for tonic in range(12)])
+    return (profiles - profiles.mean(axis=1, keepdims=True)) / profiles.std(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -286,7 +292,7 @@ def key_clarity(notes: np.ndarray) -> float:
     if classes.std() == 0:
         return 0.0
     z = (classes - classes.mean()) / classes.std()
-    return float((_KEY_PROFILES_Z @ z).max() / 12)
+    return float((_key_profiles_z() @ z).max() / 12)
 
 
 def dynamics_features(notes: np.ndarray, steps: int) -> np.ndarray:

@@ -25,11 +25,7 @@ import pipeline
 from img2midi import ONSET_THRESHOLD, roll_to_notes
 from img2midi.audio import FORMATS, VORBIS_GRID
 from img2midi.loudness import integrated_loudness, true_peak_db
-from img2midi.mood import (
-    MOODS,
-    PROFILES,
-    arrange,
-)
+from img2midi.mood import MOODS, arrange, key_profile
 from img2midi.parts import VOICES
 from midi2img.spec import N_PITCHES, pitch_class_histogram, pitch_to_row
 from model.sample import sample
@@ -99,8 +95,8 @@ def test_moods_change_tempo_density_register_and_key_as_the_table_says(tmp_path)
         assert found["bpm"] == pytest.approx(mood.bpm, abs=0.01)  # MIDI stores whole microseconds per beat
         assert abs(found["mean_pitch"] - mood.centre) <= 6
         tonic, histogram = mood.tonic, found["histogram"]
-        major = np.corrcoef(histogram, np.roll(PROFILES["major"], tonic))[0, 1]
-        minor = np.corrcoef(histogram, np.roll(PROFILES["minor"], tonic))[0, 1]
+        major = np.corrcoef(histogram, np.roll(key_profile("major"), tonic))[0, 1]
+        minor = np.corrcoef(histogram, np.roll(key_profile("minor"), tonic))[0, 1]
         major_third, minor_third = histogram[(tonic + 4) % 12], histogram[(tonic + 3) % 12]
         if mood.mode == "major":  # the major third above the tonic sounds, the minor third never
             assert major > minor and major_third > 0 and minor_third == 0
