@@ -1,0 +1,61 @@
+#!/bin/sh
+# Train on a GPU machine that has Python 3.12 and JAX but no TensorFlow, no keras and no network
+# (a rented or lent box), from the shipped generator, then bring the checkpoints back to select here.
+#
+#   sh bench/gpu_train.sh pack            here: wheels the GPU machine lacks and the train-split PNGs -> .gpu/ (~25 MB)
+#   sh bench/gpu_train.sh run MINUTES     there, in a copy of this tree with .gpu/: train MINUTES with the JAX
+#                                         backend; writes runs/gpu/ and copies the results to $OUT (default gpu-out/)
+#
+# Settings beyond the shipped run's config.json go after MINUTES, as `train --set` takes them
+# (sh bench/gpu_train.sh run 8 batch_size=64). Checkpoints are not scored during the run (that needs
+# music21 and the validation PNGs); choose among them here with `evaluate --real data/images/validation`.
+set -eu
+KIT=.gpu
+
+case "${1:-}" in
+pack)
+    mkdir -p "$KIT/whl"
+    # music21 stays behind: train without checkpoint scoring never imports it.
+    .venv/bin/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$KIT/whl" \
+        "$(grep '^keras==' requirements.txt | cut -d' ' -f1)" \
+        "$(grep '^pretty_midi==' requirements.txt | cut -d' ' -f1)" namex optree mido importlib_resources
+    test -d data/images/train || { echo "gpu_train: no data/images/train; run pipeline.py midi2img first" >&2; exit 1; }
+    # Stored uncompressed inside each PNG, the rolls compress across files: 17 MB instead of 26.
+    rm -rf "$KIT/stage" && mkdir -p "$KIT/stage/train"
+    .venv/bin/python -c "import sys, pathlib, PIL.Image
+for p in sorted(pathlib.Path('data/images/train').glob('*.png')):
+    PIL.Image.open(p).save(pathlib.Path(sys.argv[1]) / p.name, compress_level=0)" "$KIT/stage/train"
+    tar -C "$KIT/stage" -cf - train | xz -9 -T0 > "$KIT/train.tar.xz.tmp"
+    mv "$KIT/train.tar.xz.tmp" "$KIT/train.tar.xz" && rm -rf "$KIT/stage"
+    du -sh "$KIT"
+    ;;
+run)
+    MINUTES=${2:?"gpu_train: run MINUTES [NAME=VALUE ...]"}
+    shift 2
+    PY=${PYTHON:-python3}
+    if ! $PY -c "import keras" 2>/dev/null; then
+        $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$KIT"/whl/*.whl
+        export PYTHONPATH=/tmp/site
+    fi
+    mkdir -p /tmp/images && tar -C /tmp/images -xJf "$KIT/train.tar.xz"
+    mkdir -p runs/gpu && cp pretrained/config.json runs/gpu/
+    SETTINGS=""
+    for setting in "$@"; do SETTINGS="$SETTINGS --set $setting"; done
+    # keep=8 and a checkpoint every 1/8 of the run: what comes back stays under a few tens of MB.
+    # shellcheck disable=SC2086
+    KERAS_BACKEND=jax PYTHONUNBUFFERED=1 $PY pipeline.py train --images /tmp/images/train --run-dir runs/gpu \
+        --resume --init-from pretrained/generator.keras --textures --validation-rolls 0 \
+        --set minutes="$MINUTES" --set max_steps=10000000 --set keep=8 --set checkpoint_every=1000 $SETTINGS
+    OUT=${OUT:-gpu-out}
+    mkdir -p "$OUT"
+    cp runs/gpu/log.csv runs/gpu/config.json "$OUT"/
+    tar -C runs/gpu -cf "$OUT/generators.tar" $(cd runs/gpu && ls -d checkpoints/*/generator.keras)
+    ls -la "$OUT"
+    ;;
+*)
+    sed -n '2,12p' "$0"
+    exit 2
+    ;;
+esac
