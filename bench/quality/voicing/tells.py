@@ -1,5 +1,6 @@
 """How `evaluate`'s feature classifier adds up the tells: its accuracy with the best single-feature tells
-taken out, and with each feature shuffled within its own set (marginals only).
+taken out, with each feature shuffled within its own set (marginals only), with each group of features
+alone and taken out, and how widely each feature varies from roll to roll beside a pianist's.
 
     PYTHONPATH=. python bench/quality/voicing/tells.py pretrained/generator.keras
 """
@@ -38,3 +39,31 @@ def shuffled(features: np.ndarray) -> np.ndarray:
 for _ in range(2):
     acc = twosample.boosted_accuracy(shuffled(real.musical), real.groups, shuffled(fake.musical), fake.groups)
     print(f"each feature shuffled within its set (marginals only): {acc.mean:.3f} ± {acc.sd:.3f}")
+
+
+GROUPS = {
+    "silence": ["silent_rate", "longest_silence_share", "band_0"],
+    "rhythm": ["on_beat_share", "inter_onset_mean", "inter_onset_sd", "onset_step_share", "block_onsets_sd",
+               "block_onsets_cv", "onsets_per_second", "onset_repetition"],
+    "chords": ["chord_share", "onsets_per_onset_step", "polyphony", "polyphony_rate", "max_polyphony"],
+    "lengths": ["note_length_sd", "log_length_mean", "log_length_sd", "mean_note_seconds"],
+    "pitch classes, key": ["key_clarity", "scale_consistency", "pitch_class_entropy", "chroma_repetition"],
+    "register": ["mean_pitch", "pitch_sd", "low_share", "high_share", "lowest_pitch", "highest_pitch",
+                 "register_drift", "pitch_range"],
+    "lines": ["top_line_step_share", "top_line_leap_share", "top_line_mean_interval", "bass_line_step_share",
+              "bass_line_leap_share", "pitch_repetition"],
+}
+PREFIXES = {"lengths": "length_bin_", "pitch classes, key": ("pitch_class_", "interval_class_"), "register": "band_"}
+names = twosample.MUSICAL_FEATURES
+for group, members in GROUPS.items():
+    inside = [i for i, name in enumerate(names)
+              if name in members or (group in PREFIXES and name.startswith(PREFIXES[group]) and name != "band_0")]
+    outside = [i for i in range(len(names)) if i not in inside]
+    alone = twosample.boosted_accuracy(real.musical[:, inside], real.groups, fake.musical[:, inside], fake.groups)
+    without = twosample.boosted_accuracy(real.musical[:, outside], real.groups, fake.musical[:, outside], fake.groups)
+    print(f"{group} ({len(inside)} features): alone {alone.mean:.3f} ± {alone.sd:.3f}, "
+          f"without {without.mean:.3f} ± {without.sd:.3f}")
+spread = fake.musical.std(axis=0) / np.maximum(real.musical.std(axis=0), 1e-9)
+print(f"spread (generated sd / real sd): median {np.median(spread):.2f}, below 0.8 for "
+      f"{np.mean(spread < 0.8):.0%} of the features; narrowest: "
+      + ", ".join(f"{names[i]} {spread[i]:.2f}" for i in np.argsort(spread)[:8] if real.musical[:, i].std() > 0))
