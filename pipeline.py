@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from midi2img.spec import STEPS_PER_BEAT
 from model.options import DRAFTS, DYNAMICS, FORMATS, LOUDNESS_PRESETS, MOODS, RANGES, out_of_range, target_lufs
@@ -118,7 +119,7 @@ def _add_piece_options(p: argparse.ArgumentParser) -> None:
 class _Parser(argparse.ArgumentParser):
     """Refuses bad arguments in one line, without argparse's screenful of usage before it."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

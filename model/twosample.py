@@ -94,7 +94,6 @@ BOOSTING = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_s
             "l2_regularization": 1.0, "early_stopping": False}
 
 
-
 @cache
 def _key_profiles_z() -> np.ndarray:
     """(24, 12): the major and minor key profiles on every tonic, each row z-scored (a dot product / 12 is
