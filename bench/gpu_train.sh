@@ -14,6 +14,7 @@ KIT=.gpu
 
 case "${1:-}" in
 pack)
+    test -x .venv/bin/python || { echo "gpu_train: no .venv here; run make setup first" >&2; exit 1; }
     mkdir -p "$KIT/whl"
     # music21 stays behind: train without checkpoint scoring never imports it.
     .venv/bin/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
