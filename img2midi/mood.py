@@ -41,7 +41,9 @@ def key_profile(mode: str) -> np.ndarray:
     Imported on first use: music21 takes about 2 s to import, which commands that need no key should not pay."""
     from music21.analysis.discrete import KrumhanslKessler
 
-    return np.array(KrumhanslKessler().getWeights(mode))
+    profile = np.array(KrumhanslKessler().getWeights(mode))
+    profile.setflags(write=False)  # cached: every caller shares this one array
+    return profile
 
 
 @dataclass(frozen=True)
