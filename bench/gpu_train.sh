@@ -9,6 +9,8 @@
 # Settings beyond the shipped run's config.json go after MINUTES, as `train --set` takes them
 # (sh bench/gpu_train.sh run 8 batch_size=64). Checkpoints are not scored during the run (that needs
 # music21 and the validation PNGs); choose among them here with `evaluate --real data/images/validation`.
+# Checked with the JAX CPU backend under Python 3.12, jax 0.11.2 and numpy 2.5.2 (the lent GPU machines'
+# versions), with none of the carried packages installed; not yet on a GPU.
 set -eu
 KIT=.gpu
 
@@ -21,7 +23,8 @@ pack)
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
         --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$KIT/whl" \
         "$(grep '^keras==' requirements.txt | cut -d' ' -f1)" \
-        "$(grep '^pretty_midi==' requirements.txt | cut -d' ' -f1)" namex optree mido importlib_resources
+        "$(grep '^pretty_midi==' requirements.txt | cut -d' ' -f1)" namex optree mido importlib_resources \
+        six typing_extensions
     test -d data/images/train || { echo "gpu_train: no data/images/train; run pipeline.py midi2img first" >&2; exit 1; }
     # Stored uncompressed inside each PNG, the rolls compress across files: 17 MB instead of 26.
     rm -rf "$KIT/stage" && mkdir -p "$KIT/stage/train"
