@@ -1,11 +1,14 @@
 """pianola's command line: parses arguments and calls the stages, nothing more.
 
-    python pipeline.py download               fetch and unpack the MAESTRO MIDI zip (verified)
-    python pipeline.py midi2img               MIDI files -> 106x300 PNG piano rolls
-    python pipeline.py img2midi IMAGE...       PNG piano rolls -> MIDI files
-    python pipeline.py train                   train the DCGAN on the PNG rolls
-    python pipeline.py evaluate                measure a generator's music against real rolls
-    python pipeline.py sample --out song.ogg   generate music -> MIDI, WAV/OGG/FLAC and PNG
+    python pipeline.py download                             fetch and unpack the MAESTRO MIDI zip (verified)
+    python pipeline.py midi2img                             MIDI files -> 106x300 PNG piano rolls
+    python pipeline.py img2midi IMAGE...                    PNG piano rolls -> MIDI files
+    python pipeline.py train                                train the DCGAN on the PNG rolls
+    python pipeline.py evaluate                             measure a generator's music against real rolls
+    python pipeline.py sample --out song.ogg                generate music -> MIDI, WAV/OGG/FLAC and PNG
+    python pipeline.py continue --primer A.mid --out x.ogg  your piano MIDI, then generated music
+    python pipeline.py morph A.mid B.mid --out x.ogg        a piece that starts like A and arrives at B
+    python pipeline.py studio                               a local web page to make and audition pieces
 """
 
 from __future__ import annotations
