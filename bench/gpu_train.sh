@@ -5,6 +5,8 @@
 #   sh bench/gpu_train.sh pack            here: wheels the GPU machine lacks and the train-split PNGs -> .gpu/ (~25 MB)
 #   sh bench/gpu_train.sh run MINUTES     there, in a copy of this tree with .gpu/: train MINUTES with the JAX
 #                                         backend; writes runs/gpu/ and copies the results to $OUT (default gpu-out/)
+#   sh bench/gpu_train.sh fresh MINUTES   the same from new weights, for a generator built otherwise
+#                                         (sh bench/gpu_train.sh fresh 8 'generator_channels=[256,128,64,32]')
 #
 # Settings beyond the shipped run's config.json go after MINUTES, as `train --set` takes them
 # (sh bench/gpu_train.sh run 8 batch_size=64). Checkpoints are not scored during the run (that needs
@@ -35,8 +37,10 @@ for p in sorted(pathlib.Path('data/images/train').glob('*.png')):
     mv "$KIT/train.tar.xz.tmp" "$KIT/train.tar.xz" && rm -rf "$KIT/stage"
     du -sh "$KIT"
     ;;
-run)
-    MINUTES=${2:?"gpu_train: run MINUTES [NAME=VALUE ...]"}
+run|fresh)
+    MINUTES=${2:?"gpu_train: $1 MINUTES [NAME=VALUE ...]"}
+    START="--init-from pretrained/generator.keras"
+    if [ "$1" = fresh ]; then START=""; fi
     shift 2
     PY=${PYTHON:-python3}
     if ! $PY -c "import keras" 2>/dev/null; then
@@ -48,10 +52,12 @@ run)
     SETTINGS=""
     for setting in "$@"; do SETTINGS="$SETTINGS --set $setting"; done
     # The last 8 checkpoints, 1,000 steps apart, are kept: their generators come back in one tar of about 15 MB.
+    set -f  # a list setting ([256,128,64,32]) is not a file pattern
     # shellcheck disable=SC2086
     KERAS_BACKEND=jax PYTHONUNBUFFERED=1 $PY pipeline.py train --images /tmp/images/train --run-dir runs/gpu \
-        --resume --init-from pretrained/generator.keras --textures --validation-rolls 0 \
+        --resume $START --textures --validation-rolls 0 \
         --set minutes="$MINUTES" --set max_steps=10000000 --set keep=8 --set checkpoint_every=1000 $SETTINGS
+    set +f
     OUT=${OUT:-gpu-out}
     mkdir -p "$OUT"
     cp runs/gpu/log.csv runs/gpu/config.json "$OUT"/
@@ -59,7 +65,7 @@ run)
     ls -la "$OUT"
     ;;
 *)
-    sed -n '2,11p' "$0"
+    sed -n '2,15p' "$0"
     exit 2
     ;;
 esac

@@ -102,12 +102,16 @@ def data_parallel(batch_size: int) -> keras.distribution.DataParallel | None:
 
 
 def resolve_config(run_dir: Path, resume: bool, preset: str, overrides: dict) -> TrainConfig:
-    """A new run takes the preset plus overrides; a resumed run keeps its saved settings plus overrides."""
+    """A new run takes the preset plus overrides; a resumed run keeps its saved settings plus overrides.
+
+    A run folder that holds only a config.json (a recipe copied in to start from) has no weights yet,
+    so its architecture may still change.
+    """
     saved = run_dir / "config.json"
     if resume and saved.exists():
         config = TrainConfig.load(saved)
         changed = [k for k in TrainConfig.ARCHITECTURE if k in overrides and overrides[k] != getattr(config, k)]
-        if changed:
+        if changed and checkpoint.list_checkpoints(run_dir / "checkpoints"):
             raise SystemExit(f"train: cannot change {', '.join(changed)} when resuming {run_dir}")
         return config.replace(**overrides)
     if not resume and checkpoint.list_checkpoints(run_dir / "checkpoints"):

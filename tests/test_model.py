@@ -54,7 +54,7 @@ from model.dcgan import (
 from model.generate import generate_rolls, style_input
 from model.metrics import STATISTICS, roll_statistics
 from model.step import GanStep, input_gradients
-from model.train import Balance, labelled_stream, train
+from model.train import Balance, labelled_stream, resolve_config, train
 
 TINY = TrainConfig.from_preset("tiny")
 
@@ -218,6 +218,14 @@ def test_a_new_run_refuses_to_overwrite_and_resume_refuses_new_architecture(tmp_
         train(images, tmp_path / "run", preset="tiny", max_steps=2)
     with pytest.raises(SystemExit, match="latent_dim"):
         train(images, tmp_path / "run", resume=True, latent_dim=8)
+
+
+def test_a_recipe_copied_into_a_new_run_folder_may_change_its_architecture(tmp_path):
+    recipe = tmp_path / "run" / "config.json"
+    recipe.parent.mkdir()
+    TrainConfig.from_preset("tiny").save(recipe)
+    config = resolve_config(tmp_path / "run", True, "default", {"generator_channels": (32, 16, 8, 4)})
+    assert config.generator_channels == (32, 16, 8, 4) and config.batch_size == 8
 
 
 def test_seed2023_rebuilds_the_original_layers():
