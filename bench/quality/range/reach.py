@@ -62,7 +62,7 @@ def mixture(models: list[Path]) -> None:
     real, _ = judged_rolls()
     share = JUDGED // len(models)
     rolls = np.concatenate([generate_in_batches(load_generator(m), share, i) for i, m in enumerate(models)])
-    print(f"{len(models)} generators, {share} rolls each:", accuracy(real, rolls))
+    print(f"{len(models)} generator(s), {share} rolls each:", accuracy(real, rolls))
 
 
 if __name__ == "__main__":
