@@ -26,6 +26,7 @@ import numpy as np
 from midi2img.atomic import first_line, sha256_file
 from midi2img.spec import IMAGE_SHAPE, MODEL_SHAPE
 from model import dcgan  # registers the custom layers (SnapToLevels, SilenceAbovePiano) a .keras generator holds
+from model.fast_layers import DoubledConv2D
 
 PREFIX = "step_"
 MANIFEST = "manifest.json"
@@ -165,73 +166,105 @@ ADDED_LAYERS = ("gate_", "style_", "time_", "pitch_")  # G's layers a warm start
 # style conditioning, dcgan.bar_sequence, dcgan.octave_view)
 
 
-def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path) -> list[np.ndarray]:
-    """`old`'s weights for `new`: as they are, or a dense kernel grown by inputs the old layer did not
-    have (a D view, G's style embedding), whose weights start at zero so that nothing changes yet."""
+def widened(old: np.ndarray, shape: tuple[int, ...], positions: int, rng: np.random.Generator) -> np.ndarray | None:
+    """`old` grown to `shape` by copies of its channels (Net2WiderNet, Chen et al. 2016), or None where it cannot be.
+
+    Output channels (the last axis; for the latent's dense, the channels of each of its `positions` map
+    positions) are copied. A convolution's input channels are copied with their weights split at random
+    among the copies, so the wider layer computes exactly what the narrow one did, yet the copies get
+    different gradients and can grow apart.
+    """
+    value = old
+    if value.ndim == 4 and shape[2] != value.shape[2]:
+        if shape[2] % value.shape[2]:
+            return None
+        shares = rng.uniform(0.5, 1.5, (shape[2] // value.shape[2], *value.shape))
+        value = np.concatenate(list(value * (shares / shares.sum(axis=0))), axis=2)
+    if value.shape[:-1] == tuple(shape[:-1]) and shape[-1] != value.shape[-1]:
+        if shape[-1] % value.shape[-1] or value.shape[-1] % positions:
+            return None
+        grouped = value.reshape(*value.shape[:-1], positions, -1)
+        value = np.tile(grouped, shape[-1] // value.shape[-1]).reshape(shape)
+    return value.astype(old.dtype) if value.shape == tuple(shape) else None
+
+
+def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path, positions: int = 1,
+             rng: np.random.Generator | None = None) -> list[np.ndarray]:
+    """`old`'s weights for `new`: as they are; widened where the new generator has more channels (`widened`,
+    with `positions` for the latent's dense); or a dense kernel grown by inputs the old layer did not have
+    (a D view, G's style embedding), whose weights start at zero so that nothing changes yet."""
     weights = []
     for new_value, old_value in zip(new.get_weights(), old.get_weights(), strict=True):
-        if new_value.shape == old_value.shape:
-            weights.append(old_value)
-        elif new_value.ndim == 2 and new_value.shape[0] > old_value.shape[0] == old_value.size // new_value.shape[1]:
-            grown = np.zeros_like(new_value)
-            grown[:old_value.shape[0]] = old_value
-            weights.append(grown)
-        else:
+        value = old_value
+        if value.ndim == 2 and new_value.shape[1] == value.shape[1] and new_value.shape[0] > value.shape[0]:
+            value = np.zeros_like(new_value)
+            value[:old_value.shape[0]] = old_value
+        elif value.shape != new_value.shape:
+            value = widened(value, new_value.shape, positions, rng or np.random.default_rng(0))
+        if value is None:
             raise SystemExit(f"train: --init-from {path}: layer {new.name} has shape {old_value.shape} there and "
                              f"{new_value.shape} here")
+        weights.append(value)
     return weights
 
 
 def warm_start(path: Path, models: dcgan.Models) -> None:
-    """Start new models from checkpoint `path` of a run that differs in D's views or in G's gates, styles, bar
-    sequence or octave view.
+    """Start new models from checkpoint `path` of a run that differs in D's views or in G's width, gates,
+    styles, bar sequence or octave view.
 
     G and its average are taken layer by layer in order, but for layers the old G did not have
     (gates, which start nearly open; a style embedding, whose weights on the latent's dense start at
-    zero; a bar sequence, whose projection starts at zero; an octave view, which starts at zero). D's
-    layers are taken by name; the verdict's weights on inputs the old D did not have (a view added
-    since) and a new style projection start at zero, so that the new D first judges exactly as the old
-    one did. Optimizer state starts afresh. The old run's settings are read from `config.json` in the run folder that
-    holds `path` (`RUN/checkpoints/step_N` or a copy at `RUN/resume/step_N`).
+    zero; a bar sequence, whose projection starts at zero; an octave view, which starts at zero). A
+    generator with a whole multiple of the old one's channels starts as the old one widened (`widened`),
+    drawing what it drew. D's layers are taken by name; the verdict's weights on inputs the old D did
+    not have (a view added since) and a new style projection start at zero, so that the new D first
+    judges exactly as the old one did. Optimizer state starts afresh. The old run's settings are read
+    from `config.json` in the run folder that holds `path` (`RUN/checkpoints/step_N` or a copy at
+    `RUN/resume/step_N`).
 
-    `path` may also be a generator file (`pretrained/generator.keras`), for a new run that builds G alike:
-    G and its average both start from it and D starts afresh, so that a shipped generator can be trained on.
+    `path` may also be a generator file (`pretrained/generator.keras`): G and its average both start
+    from it the same way, and D starts afresh, so that a shipped generator can be trained on.
     """
     path = Path(path)
     if path.is_file():
-        _start_from_generator_file(path, models)
+        generator = load_generator(path, "train")
+        pairs, discriminator = ((models.generator, generator), (models.average, generator)), None
+    else:
+        source = _source_models(path)
+        pairs = ((models.generator, source.generator), (models.average, source.average))
+        discriminator = source.discriminator
+    for target, origin in pairs:
+        _carry_generator(target, origin, path)
+    if discriminator is None:
+        print("train: the discriminator starts afresh (a generator file holds none)")
         return
-    source = _source_models(path)
-
-    def kept(model: keras.Model) -> list[keras.layers.Layer]:
-        return [layer for layer in model.layers if layer.weights and not layer.name.startswith(ADDED_LAYERS)]
-
-    for target, origin in ((models.generator, source.generator), (models.average, source.average)):
-        if len(kept(target)) != len(kept(origin)):
-            raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
-                             "discriminator's views and the generator's gates, styles, bar sequence and octave view "
-                             "may change")
-        added = {layer.name: layer for layer in origin.layers if layer.name.startswith(ADDED_LAYERS)}
-        pairs = [*zip(kept(target), kept(origin), strict=True),
-                 *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]
-        for new, old in pairs:
-            new.set_weights(_carried(new, old, path))
-    old_layers = {layer.name: layer for layer in source.discriminator.layers}
+    old_layers = {layer.name: layer for layer in discriminator.layers}
     for layer in models.discriminator.layers:
         old = old_layers.get(layer.name)
         if old is not None and layer.weights:
             layer.set_weights(_carried(layer, old, path))
 
 
-def _start_from_generator_file(path: Path, models: dcgan.Models) -> None:
-    """G and its average from generator file `path`, which the new run must build exactly alike; D stays new."""
-    generator = load_generator(path, "train")
-    if [tuple(w.shape) for w in generator.weights] != [tuple(w.shape) for w in models.generator.weights]:
-        raise SystemExit(f"train: --init-from {path}: this run builds the generator differently; copy the "
-                         "config.json it was trained with into --run-dir and pass --resume")
-    for target in (models.generator, models.average):
-        target.set_weights(generator.get_weights())
-    print("train: the discriminator starts afresh (a generator file holds none)")
+def _carry_generator(target: keras.Model, origin: keras.Model, path: Path) -> None:
+    """`origin`'s weights into generator `target`, layer by layer (see `warm_start`)."""
+
+    def kept(model: keras.Model) -> list[keras.layers.Layer]:
+        return [layer for layer in model.layers if layer.weights and not layer.name.startswith(ADDED_LAYERS)]
+
+    if len(kept(target)) != len(kept(origin)):
+        raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
+                         "discriminator's views and the generator's width, gates, styles, bar sequence and octave "
+                         "view may change")
+    added = {layer.name: layer for layer in origin.layers if layer.name.startswith(ADDED_LAYERS)}
+    pairs = [*zip(kept(target), kept(origin), strict=True),
+             *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]
+    rng = np.random.default_rng(0)  # the same splits for G and its average
+    for new, old in pairs:
+        positions = 1
+        if new.name == dcgan.LATENT_DENSE:  # its units are a map's positions times the first convolution's inputs
+            first = next(layer for layer in target.layers if isinstance(layer, DoubledConv2D))
+            positions = new.units // first.kernel.shape[2]
+        new.set_weights(_carried(new, old, path, positions, rng))
 
 
 def _source_models(path: Path) -> dcgan.Models:

@@ -658,6 +658,9 @@ def compute_policy(config: TrainConfig) -> str:
     return "mixed_bfloat16" if config.mixed_precision else "float32"
 
 
+LATENT_DENSE = "latent_dense"  # the dense from the latent to G's first map (a warm start widens it by positions)
+
+
 def build_generator(config: TrainConfig) -> keras.Model:
     """Latent vector -> 106x300x1 roll in [-1, 1]: dense to a small map, four doublings, crop to 106x300.
 
@@ -676,7 +679,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
         embedding = layers.Dense(config.style_dim, use_bias=False, name="style_embedding")(weights)
         inputs, x = [latent, style], layers.Concatenate(name="latent_and_style")([latent, embedding])
     inputs_joined = x
-    x = layers.Dense(height * width * channels[0], dtype=policy, name="latent_dense")(x)
+    x = layers.Dense(height * width * channels[0], dtype=policy, name=LATENT_DENSE)(x)
     x = layers.LeakyReLU(0.2, dtype=policy)(x)
     x = layers.Reshape((height, width, channels[0]), dtype=policy)(x)
     if config.bar_sequence:

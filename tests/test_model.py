@@ -51,6 +51,7 @@ from model.dcgan import (
     roll_profile,
     voicing_statistics,
 )
+from model.fast_layers import DoubledConv2D
 from model.generate import generate_rolls, style_input
 from model.metrics import STATISTICS, roll_statistics
 from model.step import GanStep, input_gradients
@@ -627,9 +628,26 @@ def test_a_run_starts_from_a_shipped_generator_file_with_a_fresh_critic(tmp_path
                                    atol=1e-6)
     for kept, before in zip(new.discriminator.get_weights(), fresh_critic, strict=True):
         np.testing.assert_array_equal(kept, before)
-    for other in (config.replace(latent_dim=3), config.replace(global_gates=not config.global_gates)):
-        with pytest.raises(SystemExit, match="builds the generator differently; copy the config.json"):
-            checkpoint.warm_start(saved / "generator.keras", build_dcgan(other))
+    with pytest.raises(SystemExit, match=r"latent_dense has shape \(14, .*\) there and \(3, .*\) here"):
+        checkpoint.warm_start(saved / "generator.keras", build_dcgan(config.replace(latent_dim=3)))
+
+
+def test_a_wider_generator_starts_as_the_trained_one_widened_and_its_copies_can_grow_apart(tmp_path):
+    """--set generator_channels=[2x] with --init-from: the same rolls at first (Net2WiderNet), copies split apart."""
+    wider = tuple(2 * channels for channels in TINY.generator_channels)
+    images, saved, old, new = warm_started(tmp_path, generator_channels=wider)
+    z = np.random.default_rng(0).standard_normal((4, TINY.latent_dim)).astype("float32")
+    for before, after in ((old.generator, new.generator), (old.average, new.average)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(after(z)), keras.ops.convert_to_numpy(before(z)),
+                                   atol=1e-5)
+    first = [next(layer for layer in model.generator.layers if isinstance(layer, DoubledConv2D)).get_weights()[0]
+             for model in (old, new)]
+    inputs, outputs = first[0].shape[2:]  # each input channel's two copies share its weights at random
+    copies = first[1][:, :, :inputs, :outputs], first[1][:, :, inputs:, :outputs]
+    assert not np.allclose(*copies)
+    np.testing.assert_allclose(copies[0] + copies[1], first[0], rtol=1e-5, atol=1e-7)
+    with pytest.raises(SystemExit, match="doubled_conv2d.* has shape"):  # not a whole multiple of each layer
+        checkpoint.warm_start(saved, build_dcgan(TINY.replace(generator_channels=(*wider[:-1], wider[-1] + 1))))
 
 
 def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll():
