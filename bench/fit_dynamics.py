@@ -22,11 +22,10 @@ from img2midi.core import roll_to_notes, struck_mask  # noqa: E402
 from img2midi.dynamics import MODEL_PATH, fit  # noqa: E402
 from midi2img.atomic import atomic_path  # noqa: E402
 from midi2img.rollpng import read_roll_png  # noqa: E402
-from midi2img.styles import piece_of  # noqa: E402
 from model import twosample  # noqa: E402
 from model.checkpoint import load_generator  # noqa: E402
 from model.data import read_rolls, sample_paths  # noqa: E402
-from model.evaluate import generate_in_batches  # noqa: E402
+from model.evaluate import generate_in_batches, read_real_set  # noqa: E402
 
 CHECK_ROLLS = 512
 
@@ -52,7 +51,7 @@ def main() -> None:
 
     images = args.images.parent
     test_paths = sample_paths(images / "test", CHECK_ROLLS, 0, "fit_dynamics")
-    real = twosample.prepare(read_rolls(test_paths, "fit_dynamics"), [piece_of(p) for p in test_paths])
+    _, real = read_real_set(test_paths, "fit_dynamics")
     validation = read_rolls(sample_paths(images / "validation", CHECK_ROLLS, 0, "fit_dynamics"), "fit_dynamics")
     shipped = generate_in_batches(load_generator(REPO / "pretrained" / "generator.keras"), CHECK_ROLLS, 0)
     sd = twosample.DYNAMICS_FEATURES.index("velocity_sd")

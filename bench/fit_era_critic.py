@@ -21,11 +21,11 @@ from sklearn.metrics import balanced_accuracy_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from midi2img.styles import ERAS, piece_of  # noqa: E402
+from midi2img.styles import ERAS  # noqa: E402
 from model import twosample  # noqa: E402
-from model.data import list_images, read_rolls, sample_paths  # noqa: E402
+from model.data import list_images, sample_paths  # noqa: E402
 from model.eracritic import CRITIC_PATH, fit_critic  # noqa: E402
-from model.evaluate import STYLE_TRAINING_ROLLS, era_indices  # noqa: E402
+from model.evaluate import STYLE_TRAINING_ROLLS, era_indices, read_real_set  # noqa: E402
 
 FOLDS = 5
 
@@ -40,7 +40,7 @@ def main() -> None:
     paths = [p for p in list_images(args.images, "fit_era_critic") if p not in judged]
     eras = era_indices(args.images, paths)
     paths, eras = [p for p, e in zip(paths, eras, strict=True) if e >= 0], eras[eras >= 0]
-    prepared = twosample.prepare(read_rolls(paths, "fit_era_critic"), [piece_of(p) for p in paths])
+    _, prepared = read_real_set(paths, "fit_era_critic")
     x = prepared.musical
     print(f"{len(paths)} rolls of {len(set(prepared.groups))} pieces; per era: "
           + ", ".join(f"{era} {n}" for era, n in zip(ERAS, np.bincount(eras, minlength=len(ERAS)), strict=True)))

@@ -133,9 +133,8 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     generator = load_generator(model, "evaluate")
     played = not drawn_dynamics(generator, dynamics, "evaluate")
     real_paths, reference_paths = sample_paths(real, n, seed, "evaluate"), sample_paths(reference, n, seed, "evaluate")
-    real_rolls, reference_rolls = read_rolls(real_paths, "evaluate"), read_rolls(reference_paths, "evaluate")
-    real_pieces = [piece_of(p) for p in real_paths]
-    reference_pieces = [piece_of(p) for p in reference_paths]
+    real_rolls, real_prepared = read_real_set(real_paths, "evaluate")
+    reference_rolls, reference_prepared = read_real_set(reference_paths, "evaluate")
     training = sample_rolls(train_images, None, stage="evaluate")  # all of them
     generated = generate_in_batches(generator, n, seed)
     real_features = metrics.features(real_rolls)
@@ -146,8 +145,7 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
         "real (validation)": score_set(reference_rolls, metrics.features(reference_rolls), real_set, training),
         name: score_set(generated, metrics.features(generated), real_set, training),
     }
-    prepared = {"real (test)": twosample.prepare(real_rolls, real_pieces),
-                "real (validation)": twosample.prepare(reference_rolls, reference_pieces),
+    prepared = {"real (test)": real_prepared, "real (validation)": reference_prepared,
                 name: twosample.prepare(generated, twosample.own_groups("generated", len(generated)),
                                         played=played)}
     tests = two_sample_tests(*prepared.values(), name, seed, folds, cnn)
@@ -171,6 +169,12 @@ def evaluate(model: Path, n: int = 512, real: Path = Path("data/images/test"),
     return folder
 
 
+def read_real_set(paths: list[Path], stage: str) -> tuple[np.ndarray, twosample.PreparedSet]:
+    """Real roll files as rolls and as the two-sample tests' set, grouped by the piece each window came from."""
+    rolls = read_rolls(paths, stage)
+    return rolls, twosample.prepare(rolls, [piece_of(path) for path in paths])
+
+
 STYLE_TRAINING_ROLLS = 4000  # real train rolls the era classifier learns from (about a quarter of them)
 
 
@@ -186,8 +190,7 @@ def style_section(generator, real: Path, real_paths: list[Path], real_set: twosa
     paths = sample_paths(train_images, STYLE_TRAINING_ROLLS, seed, "evaluate")
     train_eras = era_indices(train_images, paths)
     keep = train_eras >= 0
-    training = twosample.prepare(read_rolls([p for p, k in zip(paths, keep, strict=True) if k], "evaluate"),
-                                 [piece_of(p) for p, k in zip(paths, keep, strict=True) if k])
+    _, training = read_real_set([p for p, k in zip(paths, keep, strict=True) if k], "evaluate")
     classifier = styletest.train_era_classifier(styletest.features(training), train_eras[keep], seed)
     real_eras = era_indices(real, real_paths)
     labelled = np.flatnonzero(real_eras >= 0)

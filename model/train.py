@@ -26,8 +26,9 @@ from midi2img.rollpng import write_png_atomic
 from midi2img.styles import STYLE_CLASSES, piece_of, read_style_index, style_class, styles_of
 from model import checkpoint, metrics, texture, twosample
 from model.config import TrainConfig
-from model.data import ImageStream, list_images, read_rolls, sample_paths
+from model.data import ImageStream, list_images, sample_paths
 from model.dcgan import Models, build_dcgan, generator_rate
+from model.evaluate import read_real_set
 from model.generate import generate_rolls, latents, roll_grid
 from model.step import GanStep, StepOutput
 from model.style import one_hot_styles
@@ -146,9 +147,8 @@ class ValidationScore:
 
     def __init__(self, folder: Path, config: TrainConfig):
         paths = sample_paths(folder, config.validation_rolls, config.seed, "train")
-        rolls = read_rolls(paths)
+        rolls, self.real = read_real_set(paths, "train")
         self.real_features = metrics.features(rolls)
-        self.real = twosample.prepare(rolls, [piece_of(p) for p in paths])
         self.latents = latents([config.seed, 3], config.validation_rolls, config.latent_dim)
         self.styles = drawn_styles(config, config.validation_rolls)
         print(f"train: scoring checkpoints against {len(paths)} rolls from {folder}")

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from midi2img.styles import piece_of
 from model import texture, twosample
 from model.checkpoint import load_generator
 from model.data import read_rolls, sample_paths
-from model.evaluate import generate_in_batches
+from model.evaluate import generate_in_batches, read_real_set
 from model.generate import generate_rolls
 from model.invert import invert
 
@@ -31,7 +30,7 @@ NEAREST_TARGETS = 300  # drawn apart from the judged rolls; those among them are
 
 def judged_rolls() -> tuple[twosample.PreparedSet, set[Path]]:
     paths = sample_paths(Path("data/images/validation"), JUDGED, 0, "reach")
-    return twosample.prepare(read_rolls(paths, "reach"), [piece_of(p) for p in paths]), set(paths)
+    return read_real_set(paths, "reach")[1], set(paths)
 
 
 def accuracy(real: twosample.PreparedSet, rolls: np.ndarray) -> str:
