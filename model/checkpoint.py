@@ -190,9 +190,10 @@ def widened(old: np.ndarray, shape: tuple[int, ...], positions: int, rng: np.ran
 
 def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path, positions: int = 1,
              rng: np.random.Generator | None = None) -> list[np.ndarray]:
-    """`old`'s weights for `new`: as they are; widened where the new generator has more channels (`widened`,
-    with `positions` for the latent's dense); or a dense kernel grown by inputs the old layer did not have
-    (a D view, G's style embedding), whose weights start at zero so that nothing changes yet."""
+    """`old`'s weights for `new`: as they are; for a generator's layer (given `rng`), widened where it has
+    more channels (`widened`, with `positions` for the latent's dense); or a dense kernel grown by inputs the
+    old layer did not have (a D view, G's style embedding), whose weights start at zero so that nothing
+    changes yet. D is never widened: its verdict reads a flattened map, which copies would scramble."""
     weights = []
     for new_value, old_value in zip(new.get_weights(), old.get_weights(), strict=True):
         value = old_value
@@ -200,7 +201,7 @@ def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path, posit
             value = np.zeros_like(new_value)
             value[:old_value.shape[0]] = old_value
         elif value.shape != new_value.shape:
-            value = widened(value, new_value.shape, positions, rng or np.random.default_rng(0))
+            value = None if rng is None else widened(value, new_value.shape, positions, rng)
         if value is None:
             raise SystemExit(f"train: --init-from {path}: layer {new.name} has shape {old_value.shape} there and "
                              f"{new_value.shape} here")

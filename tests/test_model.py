@@ -648,6 +648,9 @@ def test_a_wider_generator_starts_as_the_trained_one_widened_and_its_copies_can_
     np.testing.assert_allclose(copies[0] + copies[1], first[0], rtol=1e-5, atol=1e-7)
     with pytest.raises(SystemExit, match="doubled_conv2d.* has shape"):  # not a whole multiple of each layer
         checkpoint.warm_start(saved, build_dcgan(TINY.replace(generator_channels=(*wider[:-1], wider[-1] + 1))))
+    wider_critic = tuple(2 * channels for channels in TINY.discriminator_channels)
+    with pytest.raises(SystemExit, match="trunk_conv_0.* has shape"):  # D is never widened
+        checkpoint.warm_start(saved, build_dcgan(TINY.replace(discriminator_channels=wider_critic)))
 
 
 def test_a_closed_gate_silences_its_beat_and_key_and_an_open_one_keeps_the_roll():
