@@ -9,7 +9,8 @@
 #                                         (sh bench/gpu_train.sh fresh 8 'generator_channels=[256,128,64,32]')
 #
 # Settings beyond the shipped run's config.json go after MINUTES, as `train --set` takes them
-# (sh bench/gpu_train.sh run 8 batch_size=64). Checkpoints are not scored during the run (that needs
+# (sh bench/gpu_train.sh run 8 batch_size=64; `run 8 'generator_channels=[256,128,64,32]'` starts from the
+# shipped generator widened, as `train --init-from` widens one). Checkpoints are not scored during the run (that needs
 # music21 and the validation PNGs); choose among them here with `evaluate --real data/images/validation`.
 # Checked with the JAX CPU backend under Python 3.12, jax 0.11.2 and numpy 2.5.2 (the lent GPU machines'
 # versions), with none of the carried packages installed; not yet on a GPU.
@@ -65,7 +66,7 @@ run|fresh)
     ls -la "$OUT"
     ;;
 *)
-    sed -n '2,15p' "$0"
+    sed -n '2,16p' "$0"
     exit 2
     ;;
 esac
