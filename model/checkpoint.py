@@ -256,9 +256,13 @@ def _carry_generator(target: keras.Model, origin: keras.Model, path: Path) -> No
         raise SystemExit(f"train: --init-from {path}: its generator is built differently; only the "
                          "discriminator's views and the generator's width, gates, styles, bar sequence and octave "
                          "view may change")
-    added = {layer.name: layer for layer in origin.layers if layer.name.startswith(ADDED_LAYERS)}
+    added = {layer.name: layer for layer in origin.layers if layer.weights and layer.name.startswith(ADDED_LAYERS)}
+    dropped = [name for name in added if name not in {layer.name for layer in target.layers}]
+    if dropped:
+        raise SystemExit(f"train: --init-from {path}: its generator has {', '.join(dropped)}, which this run "
+                         "would drop; build it with them, as that run was")
     pairs = [*zip(kept(target), kept(origin), strict=True),
-             *((layer, added[layer.name]) for layer in target.layers if layer.weights and layer.name in added)]
+             *((layer, added[layer.name]) for layer in target.layers if layer.name in added)]
     rng = np.random.default_rng(0)  # the same splits for G and its average
     for new, old in pairs:
         positions = 1

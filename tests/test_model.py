@@ -689,6 +689,8 @@ def test_gates_warm_start_nearly_open_on_a_trained_generator_and_save_with_it(tm
     assert np.mean(np.abs(after - chorded)) < 0.02 and ((chorded > -1) <= (after > -1)).all()  # chord gates: 0.998
     new.average.save(tmp_path / "g.keras")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "g.keras")(z)), after)
+    with pytest.raises(SystemExit, match="gate_.*, which this run would drop"):
+        checkpoint.warm_start(tmp_path / "g.keras", old)  # a run without gates would draw otherwise
 
 
 def test_a_bar_sequence_warm_starts_silent_then_moves_the_bars_apart(tmp_path):
