@@ -257,7 +257,8 @@ def _carry_generator(target: keras.Model, origin: keras.Model, path: Path) -> No
                          "discriminator's views and the generator's width, gates, styles, bar sequence and octave "
                          "view may change")
     added = {layer.name: layer for layer in origin.layers if layer.weights and layer.name.startswith(ADDED_LAYERS)}
-    dropped = [name for name in added if name not in {layer.name for layer in target.layers}]
+    names = {layer.name for layer in target.layers}
+    dropped = [name for name in added if name not in names]
     if dropped:
         raise SystemExit(f"train: --init-from {path}: its generator has {', '.join(dropped)}, which this run "
                          "would drop; build it with them, as that run was")

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from midi2img.styles import piece_of
 from model import twosample
 from model.checkpoint import load_generator
-from model.data import read_rolls, sample_paths
-from model.evaluate import generate_in_batches
+from model.data import sample_paths
+from model.evaluate import generate_in_batches, read_real_set
 
 paths = sample_paths(Path("data/images/validation"), 512, 0, "tells")
-real = twosample.prepare(read_rolls(paths, "tells"), [piece_of(p) for p in paths])
+_, real = read_real_set(paths, "tells")
 drawn = generate_in_batches(load_generator(Path(sys.argv[1])), 512, 0)
 fake = twosample.prepare(drawn, twosample.own_groups("g", len(drawn)))
 labels = np.r_[np.zeros(len(real.musical)), np.ones(len(fake.musical))]
