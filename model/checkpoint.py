@@ -192,14 +192,19 @@ def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path, posit
              rng: np.random.Generator | None = None) -> list[np.ndarray]:
     """`old`'s weights for `new`: as they are; for a generator's layer (given `rng`), widened where it has
     more channels (`widened`, with `positions` for the latent's dense); or a dense kernel grown by inputs the
-    old layer did not have (a D view, G's style embedding), whose weights start at zero so that nothing
-    changes yet. D is never widened: its verdict reads a flattened map, which copies would scramble."""
+    old layer did not have (a D view, G's style embedding), or D's style projection grown by outputs for a
+    view's features, whose weights start at zero so that nothing changes yet. D is never widened: its verdict
+    reads a flattened map, which copies would scramble."""
     weights = []
     for new_value, old_value in zip(new.get_weights(), old.get_weights(), strict=True):
         value = old_value
         if value.ndim == 2 and new_value.shape[1] == value.shape[1] and new_value.shape[0] > value.shape[0]:
             value = np.zeros_like(new_value)
             value[:old_value.shape[0]] = old_value
+        elif rng is None and value.ndim == 2 and new_value.shape[0] == value.shape[0] \
+                and new_value.shape[1] > value.shape[1]:  # D's style projection onto features grown by a view
+            value = np.zeros_like(new_value)
+            value[:, :old_value.shape[1]] = old_value
         elif value.shape != new_value.shape:
             value = None if rng is None else widened(value, new_value.shape, positions, rng)
         if value is None:

@@ -34,6 +34,7 @@ from model.dcgan import (
     GateRoll,
     HarmonyView,
     MusicAugment,
+    ProfileView,
     RollSummary,
     SnapToLevels,
     build_dcgan,
@@ -585,6 +586,33 @@ def test_the_beat_view_reads_harmony_register_and_loudness_beat_by_beat():
     assert np.argmax(classes) == 4 and classes[4] == pytest.approx(1.0)  # one key sounding, all 4 steps
     assert np.argmax(bands) == (64 - 21) // 6 and np.argmax(onsets) == (64 - 21) // 6
     assert bands.max() == pytest.approx(1.0) and onsets.max() == pytest.approx(0.25)  # struck in 1 of 4 steps
+
+
+def test_the_profile_view_trains_and_joins_a_style_conditioned_critic_without_changing_its_verdict(tmp_path):
+    """A critic over roll_profile, the profile the matching terms fit: it learns with D, and a warm start that
+    adds it to a style-conditioned D (whose projection then reads more features) first judges as before."""
+    rolls = np.random.default_rng(0).uniform(-1, 1, (4, *IMAGE_SHAPE, 1)).astype(np.float32)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ProfileView()(rolls)),
+                                  keras.ops.convert_to_numpy(roll_profile(rolls)))
+    config = TINY.replace(profile_view=True)
+    models = build_dcgan(config)
+    width = keras.ops.convert_to_numpy(roll_profile(rolls)).shape[1]
+    first = next(w for w in models.discriminator.trainable_weights if tuple(w.shape) == (width, 128))
+    before = keras.ops.convert_to_numpy(first)
+    one_step(models, config)
+    assert not np.array_equal(before, keras.ops.convert_to_numpy(first))
+
+    images = write_rolls(tmp_path / "train", 16)
+    write_style_index(images, [(f"piece{i}", "Frédéric Chopin") for i in range(16)])
+    train(images, tmp_path / "old", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0, styles=True)
+    saved = checkpoint.list_checkpoints(tmp_path / "old" / "checkpoints")[-1]
+    styled = TrainConfig.load(tmp_path / "old" / "config.json")
+    old, new = build_dcgan(styled), build_dcgan(styled.replace(profile_view=True))
+    checkpoint.restore(saved, old)
+    checkpoint.warm_start(saved, new)
+    styles = np.eye(len(styled.styles), dtype=np.float32)[:4]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(new.discriminator([rolls, styles])),
+                               keras.ops.convert_to_numpy(old.discriminator([rolls, styles])), rtol=1e-5, atol=1e-6)
 
 
 def warm_started(tmp_path: Path, **changes: object) -> tuple[Path, Path, object, object]:
