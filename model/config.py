@@ -74,6 +74,9 @@ class TrainConfig:
     # ...and the whole roll's musical profile through two dense layers (see ProfileView): how harmony,
     # rhythm, register and the lines go together, which tells generated rolls apart where the pixels do not.
     profile_view: bool = False
+    # ...and how strongly onsets keep to a fixed grid and how thick the thickest steps are (grid_and_thickness),
+    # in the profile view (which it needs).
+    grid_view: bool = False
     augment_shift: int = 32
     augment_transpose: int = 3
     # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
@@ -127,7 +130,7 @@ class TrainConfig:
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
                     "onset_velocity", "piano_rows_only", "global_gates", "chord_gates", "bar_sequence", "octave_view",
                     "styles", "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view",
-                    "profile_view", "augment_shift", "augment_transpose", "optimizer", "ema")
+                    "profile_view", "grid_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:

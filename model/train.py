@@ -352,6 +352,8 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     config = resolve_config(run_dir, resume, preset, overrides)
     if config.matching_by_class and not config.styles:
         raise SystemExit("train: matching_by_class compares rolls class by class; train with --styles or --textures")
+    if config.grid_view and not config.profile_view:
+        raise SystemExit("train: grid_view joins the profile view; set profile_view=true too")
     if texture.are_textures(config.styles) and not config.texture_cuts:
         config = config.replace(texture_cuts=texture_cuts(paths))  # a texture run saved before they were kept
     stream = labelled_stream(paths, images, config)

@@ -39,6 +39,7 @@ from model.dcgan import (
     SnapToLevels,
     build_dcgan,
     distribution_matching_loss,
+    grid_and_thickness,
     harmony_matching_loss,
     in_key_share,
     key_matching_loss,
@@ -592,8 +593,12 @@ def test_the_profile_view_trains_and_joins_a_style_conditioned_critic_without_ch
     """A critic over roll_profile, the profile the matching terms fit: it learns with D, and a warm start that
     adds it to a style-conditioned D (whose projection then reads more features) first judges as before."""
     rolls = np.random.default_rng(0).uniform(-1, 1, (4, *IMAGE_SHAPE, 1)).astype(np.float32)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ProfileView()(rolls)),
-                                  keras.ops.convert_to_numpy(roll_profile(rolls)))
+    profile = keras.ops.convert_to_numpy(roll_profile(rolls))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ProfileView()(rolls)), profile)
+    with_grid = keras.ops.convert_to_numpy(ProfileView(grid=True)(rolls))
+    np.testing.assert_array_equal(with_grid[:, :profile.shape[1]], profile)  # the grid after: a warm start adds it
+    grid = keras.ops.convert_to_numpy(grid_and_thickness(rolls))
+    np.testing.assert_array_equal(with_grid[:, profile.shape[1]:], grid)
     config = TINY.replace(profile_view=True)
     models = build_dcgan(config)
     width = keras.ops.convert_to_numpy(roll_profile(rolls)).shape[1]
@@ -613,6 +618,22 @@ def test_the_profile_view_trains_and_joins_a_style_conditioned_critic_without_ch
     styles = np.eye(len(styled.styles), dtype=np.float32)[:4]
     np.testing.assert_allclose(keras.ops.convert_to_numpy(new.discriminator([rolls, styles])),
                                keras.ops.convert_to_numpy(old.discriminator([rolls, styles])), rtol=1e-5, atol=1e-6)
+    with pytest.raises(SystemExit, match="set profile_view=true too"):
+        train(images, tmp_path / "grid", preset="tiny", max_steps=2, grid_view=True)
+
+
+def test_grid_and_thickness_see_onsets_kept_to_a_grid_wherever_it_starts_and_the_thickest_step():
+    roll = np.zeros(IMAGE_SHAPE, np.float32)
+    roll[pitch_to_row(60), 0:300:4] = ONSET_LEVEL  # a beat of 4 steps: on the 4-step grid, even on 8 and 16
+    for pitch in range(40, 60):  # 20 keys held for 2 steps
+        roll[pitch_to_row(pitch), 101:103] = SUSTAIN_LEVEL
+    shifted = np.roll(roll, 3, axis=1)  # the same music 3 steps later
+    values = keras.ops.convert_to_numpy(grid_and_thickness(pixels_to_tanh(np.stack([roll, shifted]))[..., None]))
+    grid, peak, excess = values[:, :3], values[:, 3], values[:, 4]
+    np.testing.assert_allclose(grid[:, 0], 1.0, atol=1e-4)
+    assert np.all(grid[:, 1:] < 0.02)  # beats 0, 4, 8, 12 of 16 cancel out
+    np.testing.assert_allclose(peak, 20 / 30, atol=1e-6)
+    np.testing.assert_allclose(excess, (20 - 12) * 2 / 300 / 4, atol=1e-6)
 
 
 def warm_started(tmp_path: Path, **changes: object) -> tuple[Path, Path, object, object]:
