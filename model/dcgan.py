@@ -679,8 +679,8 @@ class ProfileView(layers.Layer):
 
     The matching terms fit roll_profile's batch statistics, yet gradient boosting on it told the shipped
     generator from a pianist at 0.94 and a two-layer perceptron at 0.97 (bench/quality/README.md): what
-    separates them is how its features go together, which a critic can learn and teach. R1 hardly reins
-    this view in, since each of its features is a mean over many pixels.
+    separates them is how its features go together, which a critic can learn and teach. R1 charges D's
+    slope pixel by pixel, and each of this view's features is a mean over many pixels.
     """
 
     def __init__(self, grid: bool = False, **kwargs):
