@@ -198,18 +198,18 @@ def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path, posit
     weights = []
     for new_value, old_value in zip(new.get_weights(), old.get_weights(), strict=True):
         value = old_value
-        if value.ndim == 2 and new_value.shape[1] == value.shape[1] and new_value.shape[0] > value.shape[0]:
+        old_shape, new_shape = value.shape, new_value.shape
+        more_inputs = len(old_shape) == 2 and new_shape[1] == old_shape[1] and new_shape[0] > old_shape[0]
+        more_outputs = (rng is None and len(old_shape) == 2 and new_shape[0] == old_shape[0]
+                        and new_shape[1] > old_shape[1])  # D's style projection, its features grown by a view
+        if more_inputs or more_outputs:
             value = np.zeros_like(new_value)
-            value[:old_value.shape[0]] = old_value
-        elif rng is None and value.ndim == 2 and new_value.shape[0] == value.shape[0] \
-                and new_value.shape[1] > value.shape[1]:  # D's style projection onto features grown by a view
-            value = np.zeros_like(new_value)
-            value[:, :old_value.shape[1]] = old_value
-        elif value.shape != new_value.shape:
-            value = None if rng is None else widened(value, new_value.shape, positions, rng)
+            value[:old_shape[0], :old_shape[1]] = old_value
+        elif old_shape != new_shape:
+            value = None if rng is None else widened(value, new_shape, positions, rng)
         if value is None:
-            raise SystemExit(f"train: --init-from {path}: layer {new.name} has shape {old_value.shape} there and "
-                             f"{new_value.shape} here")
+            raise SystemExit(f"train: --init-from {path}: layer {new.name} has shape {old_shape} there and "
+                             f"{new_shape} here")
         weights.append(value)
     return weights
 

@@ -28,6 +28,7 @@ from model import checkpoint, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, pixels_to_tanh, tanh_to_pixels
 from model.dcgan import (
+    PROFILE_UNITS,
     ROWS_ABOVE_PIANO,
     BeatView,
     ChordGate,
@@ -601,8 +602,8 @@ def test_the_profile_view_trains_and_joins_a_style_conditioned_critic_without_ch
     np.testing.assert_array_equal(with_grid[:, profile.shape[1]:], grid)
     config = TINY.replace(profile_view=True)
     models = build_dcgan(config)
-    width = keras.ops.convert_to_numpy(roll_profile(rolls)).shape[1]
-    first = next(w for w in models.discriminator.trainable_weights if tuple(w.shape) == (width, 128))
+    view_in = (profile.shape[1], PROFILE_UNITS)
+    first = next(w for w in models.discriminator.trainable_weights if tuple(w.shape) == view_in)
     before = keras.ops.convert_to_numpy(first)
     one_step(models, config)
     assert not np.array_equal(before, keras.ops.convert_to_numpy(first))
