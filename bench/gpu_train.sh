@@ -66,7 +66,7 @@ run|fresh)
     ls -la "$OUT"
     ;;
 *)
-    sed -n '2,16p' "$0"
+    awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"  # the header above
     exit 2
     ;;
 esac
