@@ -216,7 +216,7 @@ def _carried(new: keras.layers.Layer, old: keras.layers.Layer, path: Path, posit
 
 def warm_start(path: Path, models: dcgan.Models) -> None:
     """Start new models from checkpoint `path` of a run that differs in D's views or in G's width, gates,
-    styles, bar sequence or octave view.
+    styles, bar sequence, octave view or time warp.
 
     G and its average are taken layer by layer in order, but for layers the old G did not have
     (gates, which start nearly open; a style embedding, whose weights on the latent's dense start at

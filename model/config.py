@@ -43,6 +43,9 @@ class TrainConfig:
     # G's last map also reads each pitch's octaves above and below (see dcgan.octave_view), so that a chord
     # can be voiced across octaves where 3x3 convolutions paint bands of neighbouring keys.
     octave_view: bool = False
+    # G's last map read along time at a rate of 0.80-0.95 columns a step (see dcgan.TimeWarp), so that onsets do
+    # not keep to the 16-step grid of four doublings.
+    time_warp: bool = False
     # Style conditioning (`train --styles`): the classes (midi2img.styles.STYLE_CLASSES) G draws on
     # request and D's projection judges each roll against, and their shares of the training rolls.
     styles: tuple[str, ...] = ()
@@ -129,7 +132,7 @@ class TrainConfig:
     ARCHITECTURE = ("architecture", "latent_dim", "base_shape", "generator_channels", "discriminator_channels",
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
                     "onset_velocity", "piano_rows_only", "global_gates", "chord_gates", "bar_sequence", "octave_view",
-                    "styles", "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view",
+                    "time_warp", "styles", "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view",
                     "profile_view", "grid_view", "augment_shift", "augment_transpose", "optimizer", "ema")
 
     @classmethod

@@ -38,6 +38,7 @@ from model.dcgan import (
     ProfileView,
     RollSummary,
     SnapToLevels,
+    TimeWarp,
     build_dcgan,
     distribution_matching_loss,
     grid_and_thickness,
@@ -775,6 +776,27 @@ def test_the_octave_view_warm_starts_silent_and_reaches_octaves_not_neighbours(t
     key[0, 14, 1, 0] = 1.0
     heard = keras.ops.convert_to_numpy(view(key))[0, :, 1, 1]  # the other channel: only what the view adds
     assert np.flatnonzero(heard).tolist() == [2, 14, 26, 38]
+
+
+def test_the_time_warp_reads_each_roll_at_its_own_steady_rate_off_the_16_step_grid(tmp_path):
+    """G's last map read at 0.80-0.95 columns a step from a start the latent sets: the doublings' 16-step
+    grid drifts by at least most of a period across the window. Weightless, so it warm-starts, saves and trains."""
+    images, saved, _, new = warm_started(tmp_path, time_warp=True)
+    width, latents = 304, np.random.default_rng(0).standard_normal((64, TINY.latent_dim)).astype("float32")
+    columns = np.broadcast_to(np.arange(width, dtype="float32")[None, None, :, None], (64, 2, width, 1))
+    read = keras.ops.convert_to_numpy(TimeWarp()([columns, latents]))[:, 0, :, 0]
+    rates = np.diff(read, axis=1).mean(axis=1)
+    np.testing.assert_allclose(np.diff(read, axis=1), np.repeat(rates[:, None], width - 1, axis=1), atol=1e-3)
+    assert rates.min() >= 0.80 - 1e-4 and rates.max() <= 0.95 + 1e-4 and rates.std() > 0.02
+    assert read.min() >= 0 and read.max() <= width - 1 and np.ptp(read[:, 0]) > 1  # starts vary too
+    assert ((width - 1) * (1 - rates) / 16).min() > 0.9  # periods of the grid it drifts by
+    z = latents[:4]
+    new.average.save(tmp_path / "g.keras")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "g.keras")(z)),
+                                  keras.ops.convert_to_numpy(new.average(z)))
+    train(images, tmp_path / "new", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
+          init_from=saved, time_warp=True)
+    assert logged_steps(tmp_path / "new") == [2]
 
 
 def test_a_style_conditioned_run_learns_from_labelled_rolls_and_saves_its_classes(tmp_path):
