@@ -227,7 +227,7 @@ def octave_view(x, policy: str):
     return layers.Add(dtype=policy, name="pitch_octaves_add")([x, octaves])
 
 
-TIME_WARP_RATES = (0.80, 0.95)  # feature columns a roll step reads: at most 0.95, a drift of a whole 16-step period
+TIME_WARP_RATES = (0.80, 0.95)  # feature columns a roll step reads: at 0.95 the grid drifts by nearly a 16-step period
 
 
 @keras.saving.register_keras_serializable(package="pianola")
@@ -236,8 +236,8 @@ class TimeWarp(layers.Layer):
 
     Four nearest-neighbour doublings give every 16th column the same place in the upsampling, and G's
     onsets kept to that grid: the onsets' mean phase at 16 steps told the shipped generator from real
-    rolls at AUC 0.97 (bench/quality/README.md). Read at a rate of 0.80-0.95, the grid drifts by one
-    to four periods across the window, as a tempo that is not a power of two of the columns. The
+    rolls at AUC 0.97 (bench/quality/README.md). Read at a rate of 0.80-0.95, the grid drifts by about
+    one to four periods across the window, as a tempo that is not a power of two of the columns. The
     rate and the start come from the latent through the normal CDF (uniform for a normal latent),
     so a latent still draws one roll. Linear interpolation between the two nearest columns; the
     output convolution after it draws the sharp edges.
@@ -263,14 +263,15 @@ class TimeWarp(layers.Layer):
         # Each roll's columns as rows of one table, so that one gather (fast on every backend) reads them all.
         _, height, _, channels = x.shape
         table = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (-1, height * channels))
-        first = ops.cast(left, "int32") + (ops.arange(ops.shape(x)[0], dtype="int32") * width)[:, None]
+        left = ops.cast(left, "int32")
+        roll_starts = (ops.arange(ops.shape(x)[0], dtype="int32") * width)[:, None]
 
         def columns(index):
             picked = ops.reshape(ops.take(table, ops.reshape(index, (-1,)), axis=0), (-1, width, height, channels))
             return ops.transpose(picked, (0, 2, 1, 3))
 
-        right = ops.minimum(first + 1, first - ops.cast(left, "int32") + width - 1)
-        return columns(first) * (1.0 - right_share) + columns(right) * right_share
+        right = ops.minimum(left + 1, width - 1)
+        return columns(roll_starts + left) * (1.0 - right_share) + columns(roll_starts + right) * right_share
 
     def get_config(self):
         return {**super().get_config(), "rates": self.rates}
