@@ -258,19 +258,19 @@ class TimeWarp(layers.Layer):
         rate = low + (high - low) * draws[0]
         start = draws[1] * (width - 1) * (1.0 - rate)
         positions = start + rate * ops.arange(width, dtype="float32")[None, :]  # (batch, width), within [0, width-1]
-        left = ops.floor(positions)
-        right_share = ops.cast(positions - left, x.dtype)[:, None, :, None]
+        floor = ops.floor(positions)
+        right_share = ops.cast(positions - floor, x.dtype)[:, None, :, None]
+        left = ops.cast(floor, "int32")
+        right = ops.minimum(left + 1, width - 1)
         # Each roll's columns as rows of one table, so that one gather (fast on every backend) reads them all.
         _, height, _, channels = x.shape
         table = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (-1, height * channels))
-        left = ops.cast(left, "int32")
         roll_starts = (ops.arange(ops.shape(x)[0], dtype="int32") * width)[:, None]
 
         def columns(index):
             picked = ops.reshape(ops.take(table, ops.reshape(index, (-1,)), axis=0), (-1, width, height, channels))
             return ops.transpose(picked, (0, 2, 1, 3))
 
-        right = ops.minimum(left + 1, width - 1)
         return columns(roll_starts + left) * (1.0 - right_share) + columns(roll_starts + right) * right_share
 
     def get_config(self):
