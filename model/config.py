@@ -58,6 +58,9 @@ class TrainConfig:
     # Weight of an auxiliary style classifier on D's features (AC-GAN): D learns to name each roll's
     # style, real or generated, G to have its rolls named as asked. 0: none (the projection alone).
     style_classifier: float = 0.0
+    # ...learned from G's rolls too, each labelled as asked (AC-GAN); false: from real rolls alone, so that it names
+    # what a texture looks like in a pianist's rolls and G cannot move the names by drawing them its own way.
+    style_classifier_fakes: bool = True
     snap_output: bool = True
     strike_heads: bool = True  # ...and a sounding pixel after silence drawn as an onset, as real notes begin
     onset_velocity: bool = True  # ...and each onset keeps its level, the note's velocity (else all loudest)
@@ -100,6 +103,7 @@ class TrainConfig:
     rhythm_matching: float = 0.0  # ...and of the note lengths and onsets term (rhythm_matching_loss)
     distribution_matching: float = 0.0  # ...and of the whole-roll profile term (distribution_matching_loss)
     marginal_matching: float = 0.0  # ...and of the per-feature profile term (marginal_matching_loss)
+    texture_matching: float = 0.0  # ...and of the term that keeps each roll in the texture asked for (needs --textures)
     # The profile term compares each roll with real rolls of its own class (its texture thirds, or its
     # style), not with the whole batch; needs styles or textures.
     matching_by_class: bool = False

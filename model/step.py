@@ -31,6 +31,7 @@ from model.dcgan import (
     mode_seeking_loss,
     rhythm_matching_loss,
     roll_profile,
+    texture_matching_loss,
 )
 from model.texture import class_coordinates
 
@@ -152,6 +153,10 @@ class GanStep:
         # Each style's coordinates, for the profile term class by class (distribution_matching_loss).
         self.class_coordinates = (ops.convert_to_tensor(class_coordinates(config.styles))
                                   if config.matching_by_class else None)
+        # Each texture class's thirds and the cuts between them, for the texture term (texture_matching_loss).
+        if config.texture_matching:
+            self.texture_thirds = ops.convert_to_tensor(class_coordinates(config.styles))
+            self.texture_cuts = ops.convert_to_tensor(np.reshape(config.texture_cuts, (2, 3)), "float32")
         self.d_gradients = value_and_gradients(self._d_loss)
         self.g_gradients = value_and_gradients(self._g_loss)
         self._compiled = compile_step(lambda *args: self._step(*args, penalize=False))
@@ -224,11 +229,12 @@ class GanStep:
         crossentropy = keras.losses.categorical_crossentropy(styles, ops.cast(logits, "float32"), from_logits=True)
         return probabilities, self.config.style_classifier * ops.mean(crossentropy), d_fixed
 
-    def _d_loss(self, d_trainable, d_fixed, rolls, labels, styles, penalize=False):
-        """D's loss on one batch (plus naming its styles, where D has a style classifier, as in AC-GAN);
-        with `penalize`, plus the lazy R1 penalty on its input gradients."""
+    def _d_loss(self, d_trainable, d_fixed, rolls, labels, styles, penalize=False, name_styles=True):
+        """D's loss on one batch (plus naming its styles, where D has a style classifier and `name_styles`, as in
+        AC-GAN); with `penalize`, plus the lazy R1 penalty on its input gradients."""
         if not penalize:
             probabilities, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
+            style_loss = style_loss if name_styles else 0.0
             return binary_crossentropy(labels, probabilities) + style_loss, (d_fixed, ops.mean(probabilities))
 
         def summed_logits(x):
@@ -262,6 +268,9 @@ class GanStep:
             loss = loss + distribution_matching_loss(real_profile, profile, self.config.distribution_matching, classes)
         if self.config.marginal_matching:
             loss = loss + marginal_matching_loss(real_profile, profile, self.config.marginal_matching)
+        if self.config.texture_matching:
+            loss = loss + texture_matching_loss(rolls, ops.matmul(styles, self.texture_thirds), self.texture_cuts,
+                                                self.config.texture_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):
@@ -279,7 +288,8 @@ class GanStep:
         d_loss_real, (d_fixed, d_real), gradients = self.d_gradients(d_trainable, d_fixed, real, real_labels, styles,
                                                                      penalize)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
-        d_loss_fake, (d_fixed, d_fake), gradients = self.d_gradients(d_trainable, d_fixed, fake, fake_labels, styles)
+        d_loss_fake, (d_fixed, d_fake), gradients = self.d_gradients(d_trainable, d_fixed, fake, fake_labels, styles,
+                                                                     False, self.config.style_classifier_fakes)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
 
         average = [decay * a + (1.0 - decay) * ops.cast(w, a.dtype) if keras.backend.is_float_dtype(a.dtype) else w
