@@ -103,7 +103,6 @@ class TrainConfig:
     rhythm_matching: float = 0.0  # ...and of the note lengths and onsets term (rhythm_matching_loss)
     distribution_matching: float = 0.0  # ...and of the whole-roll profile term (distribution_matching_loss)
     marginal_matching: float = 0.0  # ...and of the per-feature profile term (marginal_matching_loss)
-    texture_matching: float = 0.0  # ...and of the term that keeps each roll in the texture asked for (needs --textures)
     # The profile term compares each roll with real rolls of its own class (its texture thirds, or its
     # style), not with the whole batch; needs styles or textures.
     matching_by_class: bool = False

@@ -17,10 +17,8 @@ from img2midi.core import DEFAULT_THRESHOLD, ONSET_THRESHOLD
 from midi2img.spec import (
     DEFAULT_VELOCITY,
     LOWEST_PITCH,
-    MIN_VELOCITY,
     MODEL_SHAPE,
     N_PITCHES,
-    ONSET_MIN_LEVEL,
     PIANO_HIGHEST,
     STEPS_PER_BEAT,
     SUSTAIN_LEVEL,
@@ -595,44 +593,6 @@ def marginal_matching_loss(real, fake, weight: float):
     scale = ops.stop_gradient(ops.maximum(ops.std(ops.concatenate([fake, real], axis=0), axis=0), 0.01))
     return weight * ops.mean(ops.abs(ops.sort(ops.transpose(fake), axis=1) - ops.sort(ops.transpose(real), axis=1))
                              / scale[:, None])
-
-
-def texture_measures(rolls):
-    """(batch, 3): each roll's density, span and loudness as texture.measure reads them (the sounding share of the
-    piano's keys, the semitones from its lowest to its highest sounding key, its onsets' mean velocity).
-
-    Density and loudness have slopes through the snapped levels; span has none. An unsounded key's pixels all
-    tie for its maximum, so a slope towards a wider span lit whole rows of extreme keys and the rolls filled up
-    (`wtex-span`, bench/quality/README.md)."""
-    x = ops.cast(rolls, "float32")[:, ROWS_ABOVE_PIANO:]
-    sounding, _ = sounding_and_onsets(x)
-    keys = ops.stop_gradient(ops.max(sounding, axis=2))  # (batch, 88): 1 where a key sounds anywhere in the window
-    lowest, highest = ops.argmax(keys, axis=1), keys.shape[1] - 1 - ops.argmax(ops.flip(keys, axis=1), axis=1)
-    span = ops.cast(highest - lowest, "float32") * ops.max(keys, axis=1)  # 0 for a silent roll, as texture.measure
-    onsets = ops.stop_gradient(ops.cast(x[..., 0] >= SnapToLevels.ONSET, "float32"))
-    # level_to_velocity on the tanh range: velocity 2 * (level - ONSET_MIN_LEVEL) + 1, level (x + 1) * 127.5.
-    velocity = 2.0 * ((x[..., 0] + 1.0) * 127.5 - ONSET_MIN_LEVEL) + MIN_VELOCITY
-    count = ops.sum(onsets, axis=(1, 2))
-    loudness = ops.where(count > 0, ops.sum(velocity * onsets, axis=(1, 2)) / ops.maximum(count, 1.0),
-                         float(DEFAULT_VELOCITY))
-    return ops.stack([ops.mean(sounding, axis=(1, 2)), span, loudness], axis=1)
-
-
-def texture_matching_loss(rolls, asked, cuts, weight: float):
-    """Charges G for each roll outside the texture third it was asked for, axis by axis, in units of the middle
-    third's width: `asked` (batch, 3) the thirds 0-2 (density, span, loudness), `cuts` (2, 3) as texture.cuts.
-
-    D's style classifier teaches G the texture words only as well as it has learned them itself: a run from a
-    trained generator with a fresh D drew the density asked for 0.66 of the time, where its start drew it 0.94
-    (`warp`, bench/quality/README.md). The words are measurable, so G is told them directly.
-    """
-    low, high = cuts[0], cuts[1]
-    floor = ops.where(asked > 1.5, high, ops.where(asked > 0.5, low, -1e6))
-    ceiling = ops.where(asked < 0.5, low, ops.where(asked < 1.5, high, 1e6))
-    width = high - low
-    per_width = ops.where(width > 0, 1.0 / ops.maximum(width, 1e-12), 0.0)  # an axis whose cuts coincide asks nothing
-    measures = texture_measures(rolls)
-    return weight * ops.mean((ops.relu(floor - measures) + ops.relu(measures - ceiling)) * per_width)
 
 
 class MinibatchStd(layers.Layer):

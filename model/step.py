@@ -31,7 +31,6 @@ from model.dcgan import (
     mode_seeking_loss,
     rhythm_matching_loss,
     roll_profile,
-    texture_matching_loss,
 )
 from model.texture import class_coordinates
 
@@ -153,10 +152,6 @@ class GanStep:
         # Each style's coordinates, for the profile term class by class (distribution_matching_loss).
         self.class_coordinates = (ops.convert_to_tensor(class_coordinates(config.styles))
                                   if config.matching_by_class else None)
-        # Each texture class's thirds and the cuts between them, for the texture term (texture_matching_loss).
-        if config.texture_matching:
-            self.texture_thirds = ops.convert_to_tensor(class_coordinates(config.styles))
-            self.texture_cuts = ops.convert_to_tensor(np.reshape(config.texture_cuts, (2, 3)), "float32")
         self.d_gradients = value_and_gradients(self._d_loss)
         self.g_gradients = value_and_gradients(self._g_loss)
         self._compiled = compile_step(lambda *args: self._step(*args, penalize=False))
@@ -268,9 +263,6 @@ class GanStep:
             loss = loss + distribution_matching_loss(real_profile, profile, self.config.distribution_matching, classes)
         if self.config.marginal_matching:
             loss = loss + marginal_matching_loss(real_profile, profile, self.config.marginal_matching)
-        if self.config.texture_matching:
-            loss = loss + texture_matching_loss(rolls, ops.matmul(styles, self.texture_thirds), self.texture_cuts,
-                                                self.config.texture_matching)
         return loss, (g_fixed, d_fixed, rolls)
 
     def _step(self, state: State, real, latent, real_labels, fake_labels, styles, decay, penalize: bool):

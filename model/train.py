@@ -356,8 +356,6 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
         raise SystemExit("train: grid_view joins the profile view; set profile_view=true too")
     if texture.are_textures(config.styles) and not config.texture_cuts:
         config = config.replace(texture_cuts=texture_cuts(paths))  # a texture run saved before they were kept
-    if config.texture_matching and not texture.are_textures(config.styles):
-        raise SystemExit("train: texture_matching keeps each roll in the texture asked for; train with --textures")
     stream = labelled_stream(paths, images, config)
     print(describe_device())
     print(f"train: {len(stream.paths)} images from {images}, batch {config.batch_size}, run folder {run_dir}")

@@ -533,11 +533,9 @@ def test_a_run_with_every_matching_term_trains(tmp_path):
         train(images, tmp_path / "plain", preset="tiny", max_steps=2, distribution_matching=10.0,
               matching_by_class=True)
     train(images, tmp_path / "textured", preset="tiny", max_steps=2, checkpoint_every=2, validation_rolls=0,
-          textures=True, distribution_matching=10.0, matching_by_class=True, texture_matching=1.0,
-          style_classifier=1.0, style_classifier_fakes=False)
+          textures=True, distribution_matching=10.0, matching_by_class=True, style_classifier=1.0,
+          style_classifier_fakes=False)
     assert logged_steps(tmp_path / "textured")[-1] == 2
-    with pytest.raises(SystemExit, match="texture_matching"):
-        train(images, tmp_path / "untextured", preset="tiny", max_steps=2, texture_matching=1.0)
 
 
 def test_roll_summary_reads_key_register_and_density():

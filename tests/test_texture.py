@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import STEP, write_midi
-from keras import ops
 from test_model import write_rolls
 
 import pipeline
@@ -16,8 +15,7 @@ from midi2img.spec import IMAGE_SHAPE, SUSTAIN_LEVEL, pitch_to_row, velocity_to_
 from midi2img.styles import write_style_index
 from model import checkpoint, primer, texture
 from model.config import TrainConfig
-from model.data import pixels_to_tanh
-from model.dcgan import build_dcgan, texture_matching_loss, texture_measures
+from model.dcgan import build_dcgan
 from model.generate import generate_rolls, latents
 from model.style import style_plan
 from model.train import train
@@ -46,19 +44,6 @@ def test_a_window_is_measured_by_its_density_span_and_loudness_and_cut_in_thirds
     # Compared class by class, neighbouring textures lie one third apart; other classes one apart each.
     assert texture.class_coordinates(("texture-d0-r2-v1", "texture-d1-r2-v1")).tolist() == [[0, 2, 1], [1, 2, 1]]
     assert texture.class_coordinates(("baroque", "modern")).tolist() == [[1, 0], [0, 1]]
-
-
-def test_the_texture_term_reads_each_roll_as_texture_measure_and_charges_only_a_roll_outside_its_third():
-    rolls = np.stack([roll_with([(48, 0, 30, 40), (60, 10, 30, 80), (72, 20, 30, 120)]),
-                      roll_with([(30, 5, 200, 100), (100, 0, 4, 20)]), np.zeros(IMAGE_SHAPE, np.uint8)])
-    x = pixels_to_tanh(rolls.astype(np.float32))[..., None]
-    measured = np.array(ops.convert_to_numpy(texture_measures(ops.convert_to_tensor(x))))
-    np.testing.assert_allclose(measured, [texture.measure(roll) for roll in rolls], rtol=1e-5)
-    cuts = np.array([[0.001, 30, 50], [0.01, 60, 70]], np.float32)
-    own = texture.thirds(measured, cuts).astype(np.float32)
-    assert float(texture_matching_loss(x, own, cuts, 1.0)) == 0.0
-    # Asked for the other end, each roll pays its distance to the third in middle-third widths.
-    assert float(texture_matching_loss(x, 2.0 - own, cuts, 1.0)) > 0.3
 
 
 @pytest.fixture(scope="module")
