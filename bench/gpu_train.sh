@@ -40,7 +40,9 @@ for p in sorted(pathlib.Path('data/images/train').glob('*.png')):
     ;;
 run|fresh)
     MINUTES=${2:?"gpu_train: $1 MINUTES [NAME=VALUE ...]"}
-    START="--init-from pretrained/generator.keras"
+    # From the shipped generator D starts afresh; its style classifier then learns from real rolls only, which
+    # keeps the texture words (bench/quality/README.md, wreal). Settings given after MINUTES may change it.
+    START="--init-from pretrained/generator.keras --set style_classifier_fakes=false"
     if [ "$1" = fresh ]; then START=""; fi
     shift 2
     PY=${PYTHON:-python3}
