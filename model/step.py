@@ -280,6 +280,7 @@ class GanStep:
         d_loss_real, (d_fixed, d_real), gradients = self.d_gradients(d_trainable, d_fixed, real, real_labels, styles,
                                                                      penalize)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
+        # Unpenalized; naming G's rolls' styles only where the classifier learns from them (style_classifier_fakes).
         d_loss_fake, (d_fixed, d_fake), gradients = self.d_gradients(d_trainable, d_fixed, fake, fake_labels, styles,
                                                                      False, self.config.style_classifier_fakes)
         d_trainable, d_state = apply_gradients(d_optimizer, d_state, gradients, d_trainable, d_variables)
