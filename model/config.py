@@ -83,6 +83,10 @@ class TrainConfig:
     # ...and how strongly onsets keep to a fixed grid and how thick the thickest steps are (grid_and_thickness),
     # in the profile view (which it needs).
     grid_view: bool = False
+    # Weight of D's patch verdicts: besides its verdict on the whole roll, D judges each column of its trunk's last
+    # map (every 16 steps, 46 steps seen, all 88 keys) with one shared head, and G is charged for each patch D
+    # tells apart (PatchGAN, Isola et al. 2017): a critic of local texture with 19 verdicts a roll (0: none).
+    patch_critic: float = 0.0
     augment_shift: int = 32
     augment_transpose: int = 3
     # bfloat16 arithmetic with float32 weights in the convolutions and dense layers of the trained networks
@@ -136,7 +140,8 @@ class TrainConfig:
                     "dropout", "input_noise", "spectral_norm", "minibatch_std", "snap_output", "strike_heads",
                     "onset_velocity", "piano_rows_only", "global_gates", "chord_gates", "bar_sequence", "octave_view",
                     "time_warp", "styles", "style_dim", "style_classifier", "summary_view", "beat_view", "harmony_view",
-                    "profile_view", "grid_view", "augment_shift", "augment_transpose", "optimizer", "ema")
+                    "profile_view", "grid_view", "patch_critic", "augment_shift", "augment_transpose", "optimizer",
+                    "ema")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> TrainConfig:

@@ -7,6 +7,7 @@ backends; `model/step.py` trains them. The architecture "resize" is ours, the de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
@@ -814,6 +815,7 @@ def build_generator(config: TrainConfig) -> keras.Model:
 
 
 VERDICT = "verdict"  # the name of D's last dense layer
+PATCH_UNITS = 128  # width of the patch head's hidden layer (patch_verdicts)
 
 
 def build_discriminator(config: TrainConfig) -> keras.Model:
@@ -858,6 +860,7 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
     for i, filters in enumerate(config.discriminator_channels):
         x = normalized(layers.Conv2D(filters, 4, strides=2, padding="same", dtype=policy, name=f"trunk_conv_{i}"))(x)
         x = layers.LeakyReLU(0.2, dtype=policy)(x)
+    patches = patch_verdicts(x, normalized, policy) if config.patch_critic else None
     if config.minibatch_std:
         x = MinibatchStd(dtype="float32")(x)
     x = layers.Flatten()(x)
@@ -878,10 +881,27 @@ def build_discriminator(config: TrainConfig) -> keras.Model:
         x = layers.Add(dtype="float32")([x, layers.Dot(axes=1, dtype="float32")([embedded, features])])
         inputs = [image, style]
     x = layers.Activation("sigmoid")(x)
+    outputs = [x]
     if config.styles and config.style_classifier:  # AC-GAN's head: D also names the roll's style (logits)
-        logits = layers.Dense(len(config.styles), dtype="float32", name="style_logits")(features)
-        return keras.Model(inputs, [x, logits], name="discriminator")
-    return keras.Model(inputs, x, name="discriminator")
+        outputs.append(layers.Dense(len(config.styles), dtype="float32", name="style_logits")(features))
+    if patches is not None:
+        outputs.append(patches)
+    return keras.Model(inputs, outputs if len(outputs) > 1 else x, name="discriminator")
+
+
+def patch_verdicts(trunk, normalized: Callable, policy: str):
+    """D's trunk map (batch, rows, columns, channels) -> (batch, columns) probabilities that each column is real.
+
+    One head, shared by every column, reads the column's whole height: a chord in any octave, the note lengths and
+    onsets of about three beats either side. Many small verdicts a roll, where the whole-roll verdict is one.
+    """
+    _, rows, columns, channels = trunk.shape
+    x = layers.Permute((2, 1, 3), dtype=policy)(trunk)
+    x = layers.Reshape((columns, rows * channels), dtype=policy)(x)
+    x = normalized(layers.Dense(PATCH_UNITS, dtype=policy, name="patch_dense"))(x)
+    x = layers.LeakyReLU(0.2, dtype=policy)(x)
+    x = normalized(layers.Dense(1, dtype="float32", name="patch_verdict"))(x)
+    return layers.Activation("sigmoid", dtype="float32")(layers.Reshape((columns,), dtype="float32")(x))
 
 
 BUILDERS = {

@@ -215,39 +215,58 @@ class GanStep:
         return [x, styles] if self.config.styles else x
 
     def _judge(self, d_trainable, d_fixed, rolls, styles):
-        """(D's probabilities, its weighted style cross-entropy against `styles` (0 without a classifier), fixed)."""
+        """(D's probabilities, its patch probabilities (None without a patch critic), its weighted style
+        cross-entropy against `styles` (0 without a classifier), fixed)."""
         out, d_fixed = self.models.discriminator.stateless_call(d_trainable, d_fixed, self._with_styles(rolls, styles),
                                                                 training=True)
-        if not self.config.style_classifier:
-            return out, 0.0, d_fixed
-        probabilities, logits = out
-        crossentropy = keras.losses.categorical_crossentropy(styles, ops.cast(logits, "float32"), from_logits=True)
-        return probabilities, self.config.style_classifier * ops.mean(crossentropy), d_fixed
+        out = list(out) if isinstance(out, (list, tuple)) else [out]
+        probabilities, style_loss, patches = out[0], 0.0, None
+        if self.config.patch_critic:
+            patches = out.pop()
+        if self.config.styles and self.config.style_classifier:
+            crossentropy = keras.losses.categorical_crossentropy(styles, ops.cast(out[1], "float32"), from_logits=True)
+            style_loss = self.config.style_classifier * ops.mean(crossentropy)
+        return probabilities, patches, style_loss, d_fixed
+
+    def _verdict_loss(self, labels, probabilities, patches):
+        """Cross-entropy of D's verdict on the whole roll against `labels`, plus each patch verdict's, weighted."""
+        loss = binary_crossentropy(labels, probabilities)
+        if patches is None:
+            return loss
+        return loss + self.config.patch_critic * binary_crossentropy(labels * ops.ones_like(patches), patches)
 
     def _d_loss(self, d_trainable, d_fixed, rolls, labels, styles, penalize=False, name_styles=True):
         """D's loss on one batch (plus naming its styles, where D has a style classifier and `name_styles`, as in
         AC-GAN); with `penalize`, plus the lazy R1 penalty on its input gradients."""
         if not penalize:
-            probabilities, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
+            probabilities, patches, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
             style_loss = style_loss if name_styles else 0.0
-            return binary_crossentropy(labels, probabilities) + style_loss, (d_fixed, ops.mean(probabilities))
+            loss = self._verdict_loss(labels, probabilities, patches) + style_loss
+            return loss, (d_fixed, ops.mean(probabilities))
+
+        def log_odds(probabilities):
+            probabilities = ops.clip(ops.cast(probabilities, "float32"), 1e-6, 1 - 1e-6)
+            return ops.sum(ops.log(probabilities) - ops.log(1.0 - probabilities))
 
         def summed_logits(x):
-            probabilities, style_loss, fixed = self._judge(d_trainable, d_fixed, x, styles)
-            probabilities = ops.clip(ops.cast(probabilities, "float32"), 1e-6, 1 - 1e-6)
-            return ops.sum(ops.log(probabilities) - ops.log(1.0 - probabilities)), (probabilities, style_loss, fixed)
+            probabilities, patches, style_loss, fixed = self._judge(d_trainable, d_fixed, x, styles)
+            value = log_odds(probabilities)
+            if patches is not None:
+                value = value + self.config.patch_critic * log_odds(patches)
+            return value, (probabilities, patches, style_loss, fixed)
 
-        slopes, (probabilities, style_loss, d_fixed) = input_gradients(summed_logits, rolls)
+        slopes, (probabilities, patches, style_loss, d_fixed) = input_gradients(summed_logits, rolls)
         # R1 (Mescheder et al. 2018): D's slope on real rolls, every r1_every steps at r1_every times the weight.
         penalty = 0.5 * self.config.r1_gamma * self.config.r1_every * ops.mean(ops.sum(slopes**2, axis=(1, 2, 3)))
-        return binary_crossentropy(labels, probabilities) + style_loss + penalty, (d_fixed, ops.mean(probabilities))
+        loss = self._verdict_loss(labels, probabilities, patches) + style_loss + penalty
+        return loss, (d_fixed, ops.mean(probabilities))
 
     def _g_loss(self, g_trainable, g_fixed, d_trainable, d_fixed, latent, styles, real):
         rolls, g_fixed = self.models.generator.stateless_call(g_trainable, g_fixed, self._with_styles(latent, styles),
                                                               training=True)
-        probabilities, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
+        probabilities, patches, style_loss, d_fixed = self._judge(d_trainable, d_fixed, rolls, styles)
         # AC-GAN (Odena et al. 2017), where D has a style classifier: G also wants its rolls named as asked.
-        loss = binary_crossentropy(ops.ones_like(probabilities, dtype="float32"), probabilities) + style_loss
+        loss = self._verdict_loss(ops.ones_like(probabilities, dtype="float32"), probabilities, patches) + style_loss
         if self.config.mode_seeking:
             loss = loss + mode_seeking_loss(latent, ops.cast(rolls, "float32"), self.config.mode_seeking)
         if self.config.key_matching:

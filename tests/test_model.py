@@ -135,6 +135,18 @@ def test_a_step_with_the_r1_penalty_trains_a_discriminator_without_spectral_norm
     assert not all(np.array_equal(a, b) for a, b in zip(d0, weights(models.discriminator), strict=True))
 
 
+def test_the_patch_critic_judges_every_column_of_the_trunk_and_trains_with_the_r1_penalty():
+    config = TINY.replace(patch_critic=1.0, spectral_norm=False, r1_gamma=1.0, r1_every=1)
+    models = build_dcgan(config)
+    assert models.discriminator.output_shape == [(None, 1), (None, 19)]  # 300 steps halved four times
+    patch_layers = [layer for layer in models.discriminator.layers if layer.name.startswith("patch_")]
+    before = [w.copy() for layer in patch_layers for w in layer.get_weights()]
+    one_step(models, config)
+    after = [w for layer in patch_layers for w in layer.get_weights()]
+    assert all(np.isfinite(w).all() for w in after)
+    assert not any(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
 def test_stream_order_is_a_pure_function_of_seed_and_batch_index(tmp_path):
     paths = list_images(write_rolls(tmp_path / "imgs", 10))
     stream = ImageStream(paths, batch_size=4, seed=3)
