@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from midi2img.rollpng import write_png_atomic
-from midi2img.styles import STYLE_CLASSES, piece_of, read_style_index, style_class, styles_of
+from midi2img.styles import STYLE_CLASSES, read_style_index, style_class, styles_of
 from model import checkpoint, metrics, texture, twosample
 from model.config import TrainConfig
 from model.data import ImageStream, list_images, sample_paths
@@ -297,10 +297,10 @@ def texture_classes(paths: tuple[Path, ...]) -> list[str]:
 
 def texture_era_mixes(paths: list[Path], images: Path) -> tuple[float, ...]:
     """Each era's mix of these rolls' texture classes (texture.era_mixes); () where `images` has no styles.csv."""
-    index = read_style_index(images)
-    if not index:
+    if not read_style_index(images):
         return ()
-    return texture.era_mixes(texture_classes(tuple(paths)), [index.get(piece_of(path), ("", ""))[1] for path in paths])
+    eras = [era for _, era in styles_of(images, paths, "train: --textures")]
+    return texture.era_mixes(texture_classes(tuple(paths)), eras)
 
 
 def labelled_stream(paths: list[Path], images: Path, config: TrainConfig) -> ImageStream:
@@ -352,8 +352,9 @@ def train(images: Path, run_dir: Path, resume: bool = False, preset: str = "defa
     config = resolve_config(run_dir, resume, preset, overrides)
     if config.matching_by_class and not config.styles:
         raise SystemExit("train: matching_by_class compares rolls class by class; train with --styles or --textures")
-    if config.grid_view and not config.profile_view:
-        raise SystemExit("train: grid_view joins the profile view; set profile_view=true too")
+    for view, host in (("grid_view", "profile_view"), ("harmony_view", "summary_view")):  # read inside its host
+        if getattr(config, view) and not getattr(config, host):
+            raise SystemExit(f"train: {view} joins the {host.removesuffix('_view')} view; set {host}=true too")
     if texture.are_textures(config.styles) and not config.texture_cuts:
         config = config.replace(texture_cuts=texture_cuts(paths))  # a texture run saved before they were kept
     stream = labelled_stream(paths, images, config)

@@ -635,6 +635,8 @@ def test_the_profile_view_trains_and_joins_a_style_conditioned_critic_without_ch
                                keras.ops.convert_to_numpy(old.discriminator([rolls, styles])), rtol=1e-5, atol=1e-6)
     with pytest.raises(SystemExit, match="set profile_view=true too"):
         train(images, tmp_path / "grid", preset="tiny", max_steps=2, grid_view=True)
+    with pytest.raises(SystemExit, match="set summary_view=true too"):
+        train(images, tmp_path / "harmony", preset="tiny", max_steps=2, harmony_view=True, summary_view=False)
 
 
 def test_grid_and_thickness_see_onsets_kept_to_a_grid_wherever_it_starts_and_the_thickest_step():
