@@ -893,7 +893,7 @@ def patch_verdicts(trunk, normalized: Callable, policy: str):
     """D's trunk map (batch, rows, columns, channels) -> (batch, columns) probabilities that each column is real.
 
     One head, shared by every column, reads the column's whole height: a chord in any octave, the note lengths and
-    onsets of about three beats either side. Many small verdicts a roll, where the whole-roll verdict is one.
+    onsets of about six beats either side. Many small verdicts a roll, where the whole-roll verdict is one.
     """
     _, rows, columns, channels = trunk.shape
     x = layers.Permute((2, 1, 3), dtype=policy)(trunk)
