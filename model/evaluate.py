@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from tqdm import tqdm
 
 from img2midi.core import roll_to_notes
@@ -184,24 +185,35 @@ def era_indices(folder: Path, paths: list[Path]) -> np.ndarray:
     return np.array([ERAS.index(era) if era in ERAS else -1 for era in eras])
 
 
+def era_judge(train_images: Path, seed: int, stage: str) -> tuple[HistGradientBoostingClassifier, int]:
+    """(the era classifier `--by-style` judges with, how many train rolls with an era it learned from)."""
+    paths = sample_paths(train_images, STYLE_TRAINING_ROLLS, seed, stage)
+    train_eras = era_indices(train_images, paths)
+    keep = train_eras >= 0
+    _, training = read_real_set([p for p, k in zip(paths, keep, strict=True) if k], stage)
+    return styletest.train_era_classifier(styletest.features(training), train_eras[keep], seed), int(keep.sum())
+
+
+def labelled_rolls(real: Path, real_paths: list[Path], real_set: twosample.PreparedSet
+                   ) -> tuple[twosample.PreparedSet, np.ndarray]:
+    """(the real rolls whose piece has an era, their era indices)."""
+    real_eras = era_indices(real, real_paths)
+    labelled = np.flatnonzero(real_eras >= 0)
+    return real_set.subset(labelled), real_eras[labelled]
+
+
 def style_section(generator, real: Path, real_paths: list[Path], real_set: twosample.PreparedSet,
                   train_images: Path, n: int, seed: int) -> dict:
     """The era classifier's ceiling on real test rolls and, for a style-conditioned generator, its verdict per era."""
-    paths = sample_paths(train_images, STYLE_TRAINING_ROLLS, seed, "evaluate")
-    train_eras = era_indices(train_images, paths)
-    keep = train_eras >= 0
-    _, training = read_real_set([p for p, k in zip(paths, keep, strict=True) if k], "evaluate")
-    classifier = styletest.train_era_classifier(styletest.features(training), train_eras[keep], seed)
-    real_eras = era_indices(real, real_paths)
-    labelled = np.flatnonzero(real_eras >= 0)
-    real_labelled = real_set.subset(labelled)
-    accuracy, balanced = styletest.ceiling(classifier, real_labelled, real_eras[labelled])
-    section = {"training_rolls": int(keep.sum()), "real_rolls": len(labelled), "ceiling": accuracy,
+    classifier, training_rolls = era_judge(train_images, seed, "evaluate")
+    real_labelled, real_eras = labelled_rolls(real, real_paths, real_set)
+    accuracy, balanced = styletest.ceiling(classifier, real_labelled, real_eras)
+    section = {"training_rolls": training_rolls, "real_rolls": len(real_eras), "ceiling": accuracy,
                "ceiling_balanced": balanced}
     if gives_eras(generator):
         critic = load_critic()
         section["eras"] = [asdict(score) for score in styletest.score_eras(
-            generator, classifier, real_labelled, real_eras[labelled], n // 2, seed, critic, DRAFTS)]
+            generator, classifier, real_labelled, real_eras, n // 2, seed, critic, DRAFTS)]
     return section
 
 

@@ -16,21 +16,17 @@ from model import styletest
 from model.checkpoint import load_generator
 from model.data import sample_paths
 from model.eracritic import load_critic
-from model.evaluate import DRAFTS, STYLE_TRAINING_ROLLS, era_indices, read_real_set
+from model.evaluate import DRAFTS, era_judge, labelled_rolls, read_real_set
 
 count = int(sys.argv[1])
-train, test = Path("data/images/train"), Path("data/images/test")
-paths = sample_paths(train, STYLE_TRAINING_ROLLS, 0, "eras")
-eras = era_indices(train, paths)
-_, training = read_real_set([p for p, e in zip(paths, eras, strict=True) if e >= 0], "eras")
-judge = styletest.train_era_classifier(styletest.features(training), eras[eras >= 0], 0)
+judge, _ = era_judge(Path("data/images/train"), 0, "eras")
+test = Path("data/images/test")
 test_paths = sample_paths(test, 512, 0, "eras")
 _, real = read_real_set(test_paths, "eras")
-real_eras = era_indices(test, test_paths)
-labelled = np.flatnonzero(real_eras >= 0)
+real_labelled, real_eras = labelled_rolls(test, test_paths, real)
 critic = load_critic()
 for model in sys.argv[2:]:
-    scores = styletest.score_eras(load_generator(Path(model)), judge, real.subset(labelled), real_eras[labelled],
-                                  count, 0, critic, DRAFTS)
+    generator = load_generator(Path(model))
+    scores = styletest.score_eras(generator, judge, real_labelled, real_eras, count, 0, critic, DRAFTS)
     print(model, " ".join(f"{s.era} {s.given:.2f}" for s in scores),
           f"mean {np.mean([s.given for s in scores]):.2f}", flush=True)
